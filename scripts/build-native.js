@@ -27,7 +27,7 @@ if (!env.npm_config_nodedir && existsSync(join(localHeaders, 'include/node/node_
 const hasNinja = spawnSync('ninja', ['--version'], { stdio: 'ignore' }).status === 0;
 const args = [
   join(root, 'node_modules/cmake-js/bin/cmake-js'), 'compile',
-  '--directory', root, '--out', join(root, 'build'), '--config', 'Release',
+  '--directory', root, '--out', join(root, 'build-cmake'), '--config', 'Release',
   '--parallel', String(Number(env.HALO_FORGE_BUILD_JOBS) || availableParallelism()),
   `--CDTorch_DIR=${install.torchDir}`,
   ...(hasNinja ? ['--generator', 'Ninja'] : []),
@@ -38,4 +38,4 @@ if (result.status !== 0) {
   console.error('build-native: the native build failed (see the compiler output above)');
   process.exit(result.status ?? 1);
 }
-console.log(`build-native: wrote ${join(root, 'build/Release/halo_forge.node')}`);
+console.log(`build-native: wrote ${join(root, 'build-cmake/Release/halo_forge.node')}`);

@@ -53,7 +53,8 @@ function candidateBinaries(env: NodeJS.ProcessEnv): { chosen: Candidate | null; 
     return { chosen: { path, source: 'HALO_FORGE_BINARY' }, tried: [path] };
   }
   const root = packageRoot();
-  for (const local of [join(root, 'build/Release/halo_forge.node'), join(root, 'build/Debug/halo_forge.node')]) {
+  // cmake-js (primary) builds into build-cmake/, node-gyp into build/.
+  for (const local of [join(root, 'build-cmake/Release/halo_forge.node'), join(root, 'build/Release/halo_forge.node')]) {
     tried.push(local);
     if (existsSync(local)) return { chosen: { path: local, source: 'local build' }, tried };
   }
