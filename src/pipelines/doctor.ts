@@ -35,6 +35,14 @@ export interface DoctorReport {
 
 /** Toolchains the verifiers need for their core suites; the rest are optional (warn only). */
 const REQUIRED_TOOLCHAINS: ToolchainName[] = ['gcc', 'g++', 'python3'];
+const TOOLCHAIN_FIXES: Record<ToolchainName, string> = {
+  gcc: 'sudo apt-get install gcc', 'g++': 'sudo apt-get install g++', clang: 'sudo apt-get install clang',
+  'x86_64-w64-mingw32-g++': 'sudo apt-get install mingw-w64', rustc: 'sudo apt-get install rustc (or rustup)',
+  cargo: 'sudo apt-get install cargo (or rustup)', go: 'sudo apt-get install golang-go', python3: 'sudo apt-get install python3',
+  pytest: 'sudo apt-get install python3-pytest', dotnet: 'install the .NET SDK (packages.microsoft.com, or the dotnet-install script)',
+  pwsh: 'install PowerShell (packages.microsoft.com)',
+};
+
 /** Reference BLAS gives ~7 GFLOP/s here; OpenBLAS ~180. Anything under this is not an optimised BLAS. */
 const MIN_BLAS_GFLOPS = 20;
 
@@ -93,7 +101,7 @@ export function runDoctor(): DoctorReport {
   for (const [name, version] of Object.entries(toolchains) as [ToolchainName, string | null][]) {
     const required = REQUIRED_TOOLCHAINS.includes(name);
     if (version) checks.push({ name: `toolchain ${name}`, status: 'ok', detail: version });
-    else checks.push({ name: `toolchain ${name}`, status: required ? 'fail' : 'warn', detail: `not found${required ? '' : ' (only its verifier needs it)'}`, fix: `install ${name} (bash scripts/bootstrap installs the Debian ones)` });
+    else checks.push({ name: `toolchain ${name}`, status: required ? 'fail' : 'warn', detail: `not found${required ? '' : ' (only its verifier needs it)'}`, fix: TOOLCHAIN_FIXES[name] });
   }
 
   const cachePath = huggingFaceHubCache();
