@@ -21,7 +21,8 @@
       "libraries": [
         "-L<!(node scripts/find-libtorch.js --lib-dir)",
         "-Wl,-rpath,<!(node scripts/find-libtorch.js --lib-dir)",
-        "-ltorch", "-ltorch_cpu", "-lc10"
+        "-ltorch", "-ltorch_cpu", "-lc10",
+        "-lzstd"
       ],
       "conditions": [
         ["'<!(node scripts/find-libtorch.js --backend)'=='cuda'", {

@@ -7,6 +7,10 @@ namespace halo::napi {
 
 static void register_all(Napi::Env env, Napi::Object exports) {
   register_runtime(env, exports);
+  register_model(env, exports);
+  register_trainer(env, exports);
+  register_zstd(env, exports);
+  register_quant(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
 }
 

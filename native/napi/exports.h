@@ -5,5 +5,9 @@
 namespace halo::napi {
 
 void register_runtime(Napi::Env env, Napi::Object exports);
+void register_model(Napi::Env env, Napi::Object exports);
+void register_trainer(Napi::Env env, Napi::Object exports);
+void register_zstd(Napi::Env env, Napi::Object exports);
+void register_quant(Napi::Env env, Napi::Object exports);
 
 }  // namespace halo::napi

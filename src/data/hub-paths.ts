@@ -17,3 +17,8 @@ export function isHubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
   const value = (env.HF_HUB_OFFLINE ?? '').toLowerCase();
   return value === '1' || value === 'true' || value === 'yes' || value === 'on';
 }
+
+/** The cache folder of a repo: datasets--owner--name (huggingface_hub's layout). */
+export function repoFolderName(type: 'dataset' | 'model', id: string): string {
+  return `${type}s--${id.replaceAll('/', '--')}`;
+}

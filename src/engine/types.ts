@@ -112,7 +112,10 @@ export interface GenerateResult {
   prefills: number;
   generatedTokens: number;
   prefillMs: number;
+  /** decode loop wall time, sampling included. */
   decodeMs: number;
+  /** the part of decodeMs spent sampling (softmax, filters, draws). */
+  sampleMs: number;
 }
 
 export interface LogitsOptions {

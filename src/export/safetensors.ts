@@ -160,8 +160,13 @@ export function readSafetensorsTensor(header: SafetensorsHeader, name: string): 
   }
   const count = elementCount(entry.shape);
   const out = new Float32Array(count);
+  if (bytes.length !== count * (entry.dtype === 'F32' ? 4 : 2)) {
+    throw new HaloError('ERR_SAFETENSORS_CORRUPT', `${header.path} (tensor ${name}): shape [${entry.shape.join(', ')}] does not match its ${end - begin} data bytes`, {
+      fix: 'the file is corrupt; re-download or re-export it',
+    });
+  }
   if (entry.dtype === 'F32') {
-    for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(i * 4);
+    new Uint8Array(out.buffer).set(bytes);
   } else if (entry.dtype === 'F16') {
     for (let i = 0; i < count; i++) out[i] = float16BitsToFloat32(bytes.readUInt16LE(i * 2));
   } else if (entry.dtype === 'BF16') {

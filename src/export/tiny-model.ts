@@ -29,7 +29,14 @@ export interface TinyModelOptions {
   tieWordEmbeddings: boolean;
 }
 
+/** Embedding and lm_head init std (the HF initializer_range). */
 export const WEIGHT_STD = 0.02;
+/**
+ * Attention and MLP projections use a wider init, so the layers (not the current token's embedding)
+ * dominate the residual stream: at 0.02 a tied model's greedy continuation just repeats the last
+ * token, which would make continuation parity tests say little.
+ */
+export const PROJECTION_STD = 0.05;
 /** Norm weights are 1 + NORM_NOISE·N(0,1) and biases BIAS_STD·N(0,1): large enough that a wrong norm or bias shows in the logits. */
 export const NORM_NOISE = 0.1;
 export const BIAS_STD = 0.1;
@@ -93,16 +100,16 @@ function normalValues(seed: number, name: string, count: number, mean: number, s
   return out;
 }
 
-function tensor(options: TinyModelOptions, name: string, shape: number[], kind: 'weight' | 'norm' | 'bias'): TensorSource {
+function tensor(options: TinyModelOptions, name: string, shape: number[], kind: 'embedding' | 'weight' | 'norm' | 'bias'): TensorSource {
   const count = shape.reduce((a, b) => a * b, 1);
-  const [mean, std] = kind === 'weight' ? [0, WEIGHT_STD] : kind === 'norm' ? [1, NORM_NOISE] : [0, BIAS_STD];
+  const [mean, std] = kind === 'embedding' ? [0, WEIGHT_STD] : kind === 'weight' ? [0, PROJECTION_STD] : kind === 'norm' ? [1, NORM_NOISE] : [0, BIAS_STD];
   return { name, shape, dtype: 'F32', values: () => normalValues(options.seed, name, count, mean, std) };
 }
 
 /** The HF tensor list of the model, in a fixed order. */
 export function tinyModelTensors(options: TinyModelOptions, vocabSize: number): TensorSource[] {
   const { hidden, heads, kvHeads, headDim, intermediate } = options;
-  const tensors: TensorSource[] = [tensor(options, 'model.embed_tokens.weight', [vocabSize, hidden], 'weight')];
+  const tensors: TensorSource[] = [tensor(options, 'model.embed_tokens.weight', [vocabSize, hidden], 'embedding')];
   for (let layer = 0; layer < options.layers; layer++) {
     const p = `model.layers.${layer}`;
     tensors.push(
@@ -130,7 +137,7 @@ export function tinyModelTensors(options: TinyModelOptions, vocabSize: number): 
     );
   }
   tensors.push(tensor(options, 'model.norm.weight', [hidden], 'norm'));
-  if (!options.tieWordEmbeddings) tensors.push(tensor(options, 'lm_head.weight', [vocabSize, hidden], 'weight'));
+  if (!options.tieWordEmbeddings) tensors.push(tensor(options, 'lm_head.weight', [vocabSize, hidden], 'embedding'));
   return tensors;
 }
 

@@ -143,7 +143,7 @@ export class Sandbox {
 
   /** A fresh private work dir on the host; remove it with removeWorkDir. */
   makeWorkDir(): string {
-    return mkdtempSync(join(tmpdir(), 'halo-forge-verify-'));
+    return mkdtempSync(join(tmpdir(), `halo-forge-verify-${process.pid}-`));
   }
 
   removeWorkDir(dir: string): void {

@@ -1,4 +1,4 @@
-#include "io/safetensors.h"
+#include "core/io/safetensors.h"
 
 #include <ATen/ATen.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <memory>
 
-#include "errors.h"
+#include "core/errors.h"
 
 namespace halo {
 
