@@ -15,7 +15,7 @@ import { prepareDataset } from '../data/prepare.js';
 import { Trainer, type TrainerOptions, type TrainSample } from '../engine/trainer.js';
 import { crashPoint } from '../util/crash.js';
 import { HaloError, isCodedError } from '../util/errors.js';
-import { attachEventLog, markReported, newRunId, type EventBus } from '../util/events.js';
+import { attachEventLog, markReported, type EventBus } from '../util/events.js';
 import { attachRunLog } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import { sftConfig, type SftConfig } from './config/commands.js';
@@ -23,7 +23,7 @@ import { probeAfterStep, readStepProbeRecords, trainingProbe, type StepProbeOutc
 import type { ValueSource } from './config/spec.js';
 import { CONTRACT_VERSION, readArtifact, writeArtifact, type LaunchContext, type TrainProgress } from './raft/artifacts.js';
 import { effectiveness, type Effectiveness } from './raft/diagnostics.js';
-import { buildLaunchContext, checkResumeConfig } from './raft/resume.js';
+import { recordLaunch } from './raft/resume.js';
 import { openModel, type ModelSession } from './session.js';
 
 export interface SftRunOptions {
@@ -303,31 +303,19 @@ export class DryRunComplete extends Error {
 }
 
 function prepareLaunch(options: SftRunOptions, root: string): LaunchContext {
-  const path = join(root, 'launch_context.json');
-  const recorded = readArtifact<LaunchContext>('launch_context', path);
-  // Only a run that saved a checkpoint (or finished) has progress a changed config could corrupt.
-  const started = existsSync(join(root, 'train_progress.json')) || existsSync(join(root, 'final_model'));
-  const existing = recorded !== undefined && started ? recorded : undefined;
-  const now = new Date();
-  if (existing === undefined) {
-    const launch = buildLaunchContext({
-      definition: sftConfig,
-      config: options.config,
-      sources: options.sources,
-      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-      runId: recorded?.run_id ?? newRunId(now),
-      argv: options.argv,
-      cwd: options.cwd,
-      version: options.version,
-      now,
-    });
-    writeArtifact('launch_context', path, launch);
-    return launch;
-  }
-  const differences = checkResumeConfig(sftConfig, existing, options.config, options.config.force, path);
-  const updated: LaunchContext = { ...existing, resumes: [...existing.resumes, { at: now.toISOString(), argv: [...options.argv], forced_differences: differences.map((difference) => difference.key) }] };
-  writeArtifact('launch_context', path, updated);
-  return updated;
+  return recordLaunch({
+    definition: sftConfig,
+    config: options.config,
+    sources: options.sources,
+    ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    argv: options.argv,
+    cwd: options.cwd,
+    version: options.version,
+    path: join(root, 'launch_context.json'),
+    // Only a run that saved a checkpoint (or finished) has progress a changed config could corrupt.
+    started: existsSync(join(root, 'train_progress.json')) || existsSync(join(root, 'final_model')),
+    force: options.config.force,
+  });
 }
 
 async function trainingFile(options: SftRunOptions, root: string): Promise<string> {

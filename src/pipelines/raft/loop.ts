@@ -20,7 +20,7 @@ import type { Model } from '../../engine/model.js';
 import { Trainer, type TrainerOptions, type TrainSample } from '../../engine/trainer.js';
 import { crashPoint } from '../../util/crash.js';
 import { HaloError, isCodedError } from '../../util/errors.js';
-import { attachEventLog, markReported, newRunId, type EventBus } from '../../util/events.js';
+import { attachEventLog, markReported, type EventBus } from '../../util/events.js';
 import { JsonlAppender, readJsonl } from '../../util/jsonl.js';
 import { attachRunLog } from '../../util/log.js';
 import { Rng } from '../../util/rng.js';
@@ -58,7 +58,7 @@ import {
 import { emptyCurriculumState, promptKey, selectPrompts, updateCurriculumState, type CurriculumOptions, type CurriculumState, type PromptStats } from './curriculum.js';
 import { aggregateYieldDiagnostics, cycleYieldDiagnostics, effectiveness } from './diagnostics.js';
 import { filterSamples, type ScoredSample } from './filter.js';
-import { buildLaunchContext, checkResumeConfig, existingCycles, planResume, setAsideFromCycle, type ResumePlan } from './resume.js';
+import { existingCycles, recordLaunch, planResume, setAsideFromCycle, type ResumePlan } from './resume.js';
 import { shapedThresholds, type CycleOutcome } from './reward-shaping.js';
 import { cycleLearningRate } from './schedule.js';
 import { probeAfterCycle, readProbeRecords, trainingProbe } from '../eval/training-probe.js';
@@ -194,38 +194,19 @@ export async function runRaft(options: RaftRunOptions): Promise<RaftRunResult> {
 }
 
 function prepareLaunchContext(options: RaftRunOptions, paths: RunPaths): LaunchContext {
-  const recorded = readArtifact<LaunchContext>('launch_context', paths.launchContext);
-  // A run that failed before its first cycle started (a wrong path, say) has nothing to protect.
-  const existing = recorded !== undefined && existingCycles(paths.root).length > 0 ? recorded : undefined;
-  const now = new Date();
-  if (existing === undefined) {
-    const launch = buildLaunchContext({
-      definition: raftConfig,
-      config: options.config,
-      sources: options.sources,
-      ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-      runId: recorded?.run_id ?? newRunId(now),
-      argv: options.argv,
-      cwd: options.cwd,
-      version: options.version,
-      now,
-    });
-    writeArtifact('launch_context', paths.launchContext, launch);
-    return launch;
-  }
-  const differences = checkResumeConfig(raftConfig, existing, options.config, options.config.force, paths.launchContext);
-  const updated: LaunchContext = {
-    ...existing,
-    resumes: [...existing.resumes, { at: now.toISOString(), argv: [...options.argv], forced_differences: differences.map((difference) => difference.key) }],
-  };
-  if (differences.length > 0) {
-    const current = buildLaunchContext({ definition: raftConfig, config: options.config, sources: options.sources, runId: existing.run_id, argv: options.argv, cwd: options.cwd, version: options.version, now });
-    updated.config = current.config;
-    updated.sources = current.sources;
-    updated.rerun = current.rerun;
-  }
-  writeArtifact('launch_context', paths.launchContext, updated);
-  return updated;
+  return recordLaunch({
+    definition: raftConfig,
+    config: options.config,
+    sources: options.sources,
+    ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    argv: options.argv,
+    cwd: options.cwd,
+    version: options.version,
+    path: paths.launchContext,
+    // A run that failed before its first cycle started (a wrong path, say) has nothing to protect.
+    started: existingCycles(paths.root).length > 0,
+    force: options.config.force,
+  });
 }
 
 function curriculumOptionsOf(config: RaftConfig, cwd: string): CurriculumOptions {

@@ -13,7 +13,8 @@ import { HaloError } from '../../util/errors.js';
 import { readJsonl } from '../../util/jsonl.js';
 import type { OptionSpecs, CommandConfigDefinition } from '../config/spec.js';
 import { yamlKey } from '../config/spec.js';
-import { readArtifact, runPaths, type CheckpointState, type LatestCheckpoint, type LaunchContext, type TrainProgress } from './artifacts.js';
+import { newRunId } from '../../util/events.js';
+import { readArtifact, runPaths, writeArtifact, type CheckpointState, type LatestCheckpoint, type LaunchContext, type TrainProgress } from './artifacts.js';
 
 export type ResumePhase = 'generate' | 'verify' | 'train' | 'done';
 
@@ -228,6 +229,43 @@ export function buildLaunchContext<D extends OptionSpecs>(input: LaunchInput<D>)
     rerun: `cd ${shellQuote(input.cwd)} && halo-forge ${input.definition.command} ${input.argv.map(shellQuote).join(' ')}`.trimEnd(),
     resumes: [],
   };
+}
+
+export interface RecordLaunchInput<D extends OptionSpecs> extends Omit<LaunchInput<D>, 'runId' | 'now'> {
+  /** launch_context.json of the run. */
+  path: string;
+  /** the run has progress that a changed configuration could corrupt (a finished cycle, a checkpoint). */
+  started: boolean;
+  force: boolean;
+}
+
+/**
+ * Writes launch_context.json: a new one for a fresh run (keeping the run id of a run that failed before
+ * it started), else the recorded one with this resume appended. A resume whose configuration differs
+ * stops (checkResumeConfig) unless forced; a forced one records the new configuration and rerun line.
+ */
+export function recordLaunch<D extends OptionSpecs>(input: RecordLaunchInput<D>): LaunchContext {
+  const { path, started, force, ...launchInput } = input;
+  const recorded = readArtifact<LaunchContext>('launch_context', path);
+  const now = new Date();
+  if (recorded === undefined || !started) {
+    const launch = buildLaunchContext({ ...launchInput, runId: recorded?.run_id ?? newRunId(now), now });
+    writeArtifact('launch_context', path, launch);
+    return launch;
+  }
+  const differences = checkResumeConfig(input.definition, recorded, input.config, force, path);
+  const updated: LaunchContext = {
+    ...recorded,
+    resumes: [...recorded.resumes, { at: now.toISOString(), argv: [...input.argv], forced_differences: differences.map((difference) => difference.key) }],
+  };
+  if (differences.length > 0) {
+    const current = buildLaunchContext({ ...launchInput, runId: recorded.run_id, now });
+    updated.config = current.config;
+    updated.sources = current.sources;
+    updated.rerun = current.rerun;
+  }
+  writeArtifact('launch_context', path, updated);
+  return updated;
 }
 
 function shellQuote(word: string): string {
