@@ -1,22 +1,34 @@
 /**
  * `npm run -s bench:verify`: compile + run of 64 Codeforces C++ references through the pool at
  * one worker per core vs sequentially, and the sandbox's overhead per execution (bubblewrap vs
- * none, same rlimits and process cap, running /bin/true). Last line is the summary.
+ * none, same rlimits and process cap, running /bin/true; median of alternating runs). Last line is the summary.
  */
 import { availableParallelism } from 'node:os';
 import { CompiledVerifier } from '../src/verifiers/code/compiled.js';
 import { Sandbox } from '../src/verifiers/sandbox.js';
 import { codeforcesSamples, datasetsDir } from './verifier-acceptance.js';
 
-async function perExecutionMs(sandbox: Sandbox, runs: number): Promise<number> {
-  const dir = sandbox.makeWorkDir();
+/**
+ * Median wall time of one /bin/true execution in each sandbox, runs alternating between the two so
+ * that background activity (e.g. the kernel tearing down earlier runs' network namespaces) lands on
+ * both sides alike.
+ */
+async function perExecutionMs(sandboxes: readonly Sandbox[], runs: number): Promise<number[]> {
+  const dir = sandboxes[0].makeWorkDir();
+  const times: number[][] = sandboxes.map(() => []);
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
   try {
-    for (let i = 0; i < 5; i++) await sandbox.run({ argv: ['/bin/true'], workDir: dir });
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) await sandbox.run({ argv: ['/bin/true'], workDir: dir });
-    return (performance.now() - started) / runs;
+    for (let i = 0; i < 5; i++) for (const sandbox of sandboxes) await sandbox.run({ argv: ['/bin/true'], workDir: dir });
+    for (let i = 0; i < runs; i++) {
+      for (const [index, sandbox] of sandboxes.entries()) {
+        const started = performance.now();
+        await sandbox.run({ argv: ['/bin/true'], workDir: dir });
+        times[index].push(performance.now() - started);
+      }
+    }
+    return times.map(median);
   } finally {
-    sandbox.removeWorkDir(dir);
+    sandboxes[0].removeWorkDir(dir);
   }
 }
 
@@ -28,6 +40,8 @@ async function main(): Promise<void> {
   }
   const bwrap = Sandbox.create({});
   const none = Sandbox.create({ mode: 'none', onWarning: () => {} });
+  // Measured first, on a machine not yet busy with the compile runs below.
+  const [withBwrap, withNone] = await perExecutionMs([bwrap, none], 100);
   const { samples } = codeforcesSamples(dir, 64);
   const cores = availableParallelism();
   const rates: Record<string, number> = {};
@@ -40,8 +54,6 @@ async function main(): Promise<void> {
     const ran = results.filter((value) => value.reward >= 0.5).length;
     console.log(`${label.padEnd(10)} workers=${workers}  ${samples.length} samples in ${seconds.toFixed(1)} s = ${rates[label].toFixed(2)} samples/s (${ran} compiled)`);
   }
-  const withBwrap = await perExecutionMs(bwrap, 100);
-  const withNone = await perExecutionMs(none, 100);
   const overhead = withBwrap - withNone;
   console.log(`per execution: bubblewrap ${withBwrap.toFixed(2)} ms, none ${withNone.toFixed(2)} ms (process cap: ${bwrap.processCap})`);
   console.log(`pool speed-up ${(rates.pooled / rates.sequential).toFixed(2)}x on ${cores} cores`);

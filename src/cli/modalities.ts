@@ -12,7 +12,7 @@ import type { CommandConfigDefinition, OptionSpecs } from '../pipelines/config/s
 import { reasoningPreset } from '../modalities/reasoning.js';
 import { runModalityBenchmark, runModalitySft, runModalityTrain } from '../modalities/run.js';
 import { addConfigOptions } from './config-options.js';
-import { commandGroup, packageVersion, runWithProgress } from './run-command.js';
+import { commandGroup, pipelineLaunch, runWithProgress } from './run-command.js';
 
 /** Each modality's definitions; the agentic ones add --irrelevance-fraction to the same shape. */
 type Definitions = { train: CommandConfigDefinition<OptionSpecs>; sft: CommandConfigDefinition<OptionSpecs>; benchmark: CommandConfigDefinition<OptionSpecs> };
@@ -28,7 +28,7 @@ function registerModality(program: Command, preset: ModalityPreset, describe: st
   addConfigOptions(train, definitions.train);
   train.action(async (_options: unknown, command: Command) => {
     await runWithProgress(command, definitions.train, [name, 'train'], async (run) => {
-      const result = await runModalityTrain({ preset, config: run.config as unknown as ModalityTrainConfig, sources: run.sources, ...(run.configFile === undefined ? {} : { configFile: run.configFile }), argv: run.argv, cwd: process.cwd(), bus: run.bus, version: packageVersion, signal: run.signal });
+      const result = await runModalityTrain({ ...pipelineLaunch(run), preset, config: run.config as unknown as ModalityTrainConfig });
       const verdict = result.summary.effectiveness;
       const gate = result.capability.prototype ? 'prototype (unsupported family allowed)' : `family ${result.capability.family}`;
       process.stdout.write(`${name}: ${result.summary.cycles_executed} cycles, ${gate}, verdict ${verdict.verdict}${verdict.reasons.length > 0 ? ` (${verdict.reasons.join(', ')})` : ''}\n  adapter: ${result.summary.final_model_path}\n  summary: ${result.summaryPath}\n`);
@@ -42,7 +42,7 @@ function registerModality(program: Command, preset: ModalityPreset, describe: st
   addConfigOptions(sft, definitions.sft);
   sft.action(async (_options: unknown, command: Command) => {
     await runWithProgress(command, definitions.sft, [name, 'sft'], async (run) => {
-      const result = await runModalitySft({ preset, config: run.config as unknown as ModalitySftConfig, sources: run.sources, ...(run.configFile === undefined ? {} : { configFile: run.configFile }), argv: run.argv, cwd: process.cwd(), bus: run.bus, version: packageVersion, signal: run.signal });
+      const result = await runModalitySft({ ...pipelineLaunch(run), preset, config: run.config as unknown as ModalitySftConfig });
       const { summary } = result;
       process.stdout.write(`${name} sft: ${summary.total_train_steps_executed} steps, loss ${summary.initial_train_loss?.toFixed(4) ?? '-'} -> ${summary.final_train_loss?.toFixed(4) ?? '-'}, verdict ${summary.effectiveness.verdict}\n  model: ${summary.final_model_path}\n  summary: ${result.summaryPath}\n`);
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addConfigOptions } from './config-options.js';
-import { commandGroup, packageVersion, runWithProgress } from './run-command.js';
+import { commandGroup, pipelineLaunch, runWithProgress } from './run-command.js';
 import { raftConfig } from '../pipelines/config/commands.js';
 import { runRaft } from '../pipelines/raft/loop.js';
 
@@ -13,16 +13,7 @@ export function registerRaft(program: Command): void {
   addConfigOptions(train, raftConfig);
   train.action(async (_options: unknown, command: Command) => {
     await runWithProgress(command, raftConfig, ['raft', 'train'], async (run) => {
-      const result = await runRaft({
-        config: run.config,
-        sources: run.sources,
-        ...(run.configFile === undefined ? {} : { configFile: run.configFile }),
-        argv: run.argv,
-        cwd: process.cwd(),
-        bus: run.bus,
-        version: packageVersion,
-        signal: run.signal,
-      });
+      const result = await runRaft(pipelineLaunch(run));
       const verdict = result.summary.effectiveness;
       process.stdout.write(`raft: ${result.summary.cycles_executed} cycle${result.summary.cycles_executed === 1 ? '' : 's'}, verdict ${verdict.verdict}${verdict.reasons.length > 0 ? ` (${verdict.reasons.join(', ')})` : ''}\n  adapter: ${result.summary.final_model_path}\n  summary: ${result.summaryPath}\n`);
     });

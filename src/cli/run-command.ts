@@ -22,6 +22,29 @@ export interface CommandRun<D extends OptionSpecs> {
   signal: AbortSignal;
 }
 
+/** What every pipeline run (raft, sft, the modality commands) takes from its command run. */
+export function pipelineLaunch<D extends OptionSpecs>(run: CommandRun<D>): {
+  config: ResolvedConfig<D>;
+  sources: Record<string, ValueSource>;
+  configFile?: string;
+  argv: string[];
+  cwd: string;
+  bus: EventBus;
+  version: string;
+  signal: AbortSignal;
+} {
+  return {
+    config: run.config,
+    sources: run.sources,
+    ...(run.configFile === undefined ? {} : { configFile: run.configFile }),
+    argv: run.argv,
+    cwd: process.cwd(),
+    bus: run.bus,
+    version: packageVersion,
+    signal: run.signal,
+  };
+}
+
 /** Finds or creates a command group (`raft`, `sft`, `benchmark`) so several files can add to it. */
 export function commandGroup(program: Command, name: string, description: string): Command {
   return program.commands.find((command) => command.name() === name) ?? program.command(name).description(description);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addConfigOptions } from './config-options.js';
-import { commandGroup, packageVersion, runWithProgress } from './run-command.js';
+import { commandGroup, pipelineLaunch, runWithProgress } from './run-command.js';
 import { sftConfig } from '../pipelines/config/commands.js';
 import { DryRunComplete, runSft } from '../pipelines/sft.js';
 
@@ -14,16 +14,7 @@ export function registerSft(program: Command): void {
   train.action(async (_options: unknown, command: Command) => {
     await runWithProgress(command, sftConfig, ['sft', 'train'], async (run) => {
       try {
-        const result = await runSft({
-          config: run.config,
-          sources: run.sources,
-          ...(run.configFile === undefined ? {} : { configFile: run.configFile }),
-          argv: run.argv,
-          cwd: process.cwd(),
-          bus: run.bus,
-          version: packageVersion,
-          signal: run.signal,
-        });
+        const result = await runSft(pipelineLaunch(run));
         const { summary } = result;
         process.stdout.write(
           `sft: ${summary.total_train_steps_executed} steps, loss ${summary.initial_train_loss?.toFixed(4) ?? '-'} -> ${summary.final_train_loss?.toFixed(4) ?? '-'}, verdict ${summary.effectiveness.verdict}\n  model: ${summary.final_model_path}\n  summary: ${result.summaryPath}\n`,

@@ -59,6 +59,32 @@ export function pipelineArgv(argv: readonly string[], dropped: readonly string[]
   return kept;
 }
 
+/** modality.json: the preset, dataset, split and the capability gate's verdict, plus the command's own fields. */
+function writeModalityRecord(root: string, preset: ModalityPreset, command: 'train' | 'sft', loaded: { split: string; source: string }, dataset: string, capability: CapabilityVerdict, fields: Record<string, unknown>): void {
+  writeJsonAtomic(join(root, 'modality.json'), {
+    contract_version: 1,
+    modality: preset.modality,
+    command: `${preset.modality} ${command}`,
+    pipeline: `${command === 'train' ? 'raft' : 'sft'} train`,
+    dataset,
+    split: loaded.split,
+    source: loaded.source,
+    ...fields,
+    capability: { status: capability.status, family: capability.family, prototype: capability.prototype, model_type: capability.identity.modelType ?? null, architectures: capability.identity.architectures },
+  });
+}
+
+/** The config and value sources without the modality-only keys, ready for the shared pipeline. */
+function withoutKeys(config: object, sources: Record<string, ValueSource>, keys: readonly string[]): { fields: Record<string, unknown>; sources: Record<string, ValueSource> } {
+  const fields: Record<string, unknown> = { ...config };
+  const kept: Record<string, ValueSource> = { ...sources };
+  for (const key of keys) {
+    delete fields[key];
+    delete kept[key];
+  }
+  return { fields, sources: kept };
+}
+
 function gate(preset: ModalityPreset, model: string, allow: boolean, cwd: string): CapabilityVerdict {
   return checkCapability(preset.modality, readModelIdentity(resolve(cwd, model)), allow);
 }
@@ -74,26 +100,8 @@ export async function runModalityTrain(options: ModalityRunOptions<ModalityTrain
   mkdirSync(root, { recursive: true });
   const promptsPath = join(root, 'prompts.jsonl');
   writeFileAtomic(promptsPath, toJsonl(prompts));
-  writeJsonAtomic(join(root, 'modality.json'), {
-    contract_version: 1,
-    modality: preset.modality,
-    command: `${preset.modality} train`,
-    pipeline: 'raft train',
-    dataset: config.dataset,
-    split: loaded.split,
-    source: loaded.source,
-    records: loaded.records.length,
-    prompts: prompts.length,
-    prompts_file: promptsPath,
-    verifier: preset.verifier,
-    capability: { status: capability.status, family: capability.family, prototype: capability.prototype, model_type: capability.identity.modelType ?? null, architectures: capability.identity.architectures },
-  });
-  const raftFields: Record<string, unknown> = { ...config };
-  const sources: Record<string, ValueSource> = { ...options.sources };
-  for (const key of MODALITY_ONLY_OPTIONS) {
-    delete raftFields[key];
-    delete sources[key];
-  }
+  writeModalityRecord(root, preset, 'train', loaded, config.dataset, capability, { records: loaded.records.length, prompts: prompts.length, prompts_file: promptsPath, verifier: preset.verifier });
+  const { fields: raftFields, sources } = withoutKeys(config, options.sources, MODALITY_ONLY_OPTIONS);
   const raft = { ...raftFields, prompts: promptsPath, verifier: preset.verifier, maxPrompts: undefined } as RaftConfig;
   const result = await runRaft({
     config: raft,
@@ -119,30 +127,15 @@ export async function runModalitySft(options: ModalityRunOptions<ModalitySftConf
   mkdirSync(root, { recursive: true });
   const dataPath = join(root, 'sft_data.jsonl');
   writeFileAtomic(dataPath, toJsonl(conversations));
-  writeJsonAtomic(join(root, 'modality.json'), {
-    contract_version: 1,
-    modality: preset.modality,
-    command: `${preset.modality} sft`,
-    pipeline: 'sft train',
-    dataset: config.dataset,
-    split: loaded.split,
-    source: loaded.source,
-    records: conversations.length,
-    data_file: dataPath,
-    capability: { status: capability.status, family: capability.family, prototype: capability.prototype, model_type: capability.identity.modelType ?? null, architectures: capability.identity.architectures },
-  });
-  const sftFields: Record<string, unknown> = { ...config };
-  const sources: Record<string, ValueSource> = { ...options.sources };
-  for (const key of ['dataset', 'split', 'allowPrototypeTrain']) {
-    delete sftFields[key];
-    delete sources[key];
-  }
+  writeModalityRecord(root, preset, 'sft', loaded, config.dataset, capability, { records: conversations.length, data_file: dataPath });
+  const SFT_ONLY = ['dataset', 'split', 'allowPrototypeTrain'];
+  const { fields: sftFields, sources } = withoutKeys(config, options.sources, SFT_ONLY);
   const sft = { ...sftFields, data: dataPath, dataset: undefined } as SftConfig;
   const result = await runSft({
     config: sft,
     sources: { ...sources, data: 'cli', dataset: 'unset' },
     ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
-    argv: [...pipelineArgv(options.argv, ['dataset', 'split', 'allowPrototypeTrain']), '--data', dataPath],
+    argv: [...pipelineArgv(options.argv, SFT_ONLY), '--data', dataPath],
     cwd,
     bus: options.bus,
     version: options.version,

@@ -65,3 +65,12 @@ export abstract class BaseVerifier implements Verifier {
     return verifyAll(this, samples, this.workers);
   }
 }
+
+/** A verifier that needs no process or I/O (math, tool calls): verifyNow answers on the spot. */
+export abstract class SyncVerifier extends BaseVerifier {
+  abstract verifyNow(sample: Sample): VerifyResult;
+
+  async verify(sample: Sample): Promise<VerifyResult> {
+    return this.verifyNow(sample);
+  }
+}

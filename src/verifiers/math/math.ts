@@ -7,7 +7,7 @@
 import type { MathNode } from 'mathjs';
 import { HaloError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
-import { BaseVerifier } from '../pool.js';
+import { SyncVerifier } from '../pool.js';
 import { result, type Sample, type VerifyResult } from '../types.js';
 import { extractAnswer, normalizeAnswer } from './answer.js';
 import { evaluateNode, freeVariables, parseExpression, simplifiesToZero } from './restricted.js';
@@ -97,15 +97,11 @@ export function expectedAnswer(sample: Sample, field: string): string {
   return extracted ? extracted.answer : raw.trim();
 }
 
-export class MathVerifier extends BaseVerifier {
+export class MathVerifier extends SyncVerifier {
   readonly name = 'math';
 
   constructor(private readonly options: MathOptions = {}) {
     super(options.workers);
-  }
-
-  async verify(sample: Sample): Promise<VerifyResult> {
-    return this.verifyNow(sample);
   }
 
   verifyNow(sample: Sample): VerifyResult {

@@ -7,7 +7,7 @@
  * wrong function 0.25, no call when one was expected 0.0, a call when none was expected -0.25.
  */
 import { HaloError } from '../../util/errors.js';
-import { BaseVerifier } from '../pool.js';
+import { SyncVerifier } from '../pool.js';
 import { result, type Sample, type VerifyResult } from '../types.js';
 import { parseToolCalls, type ToolCall } from './parse.js';
 import { readTools, validateArguments, type ToolSchema } from './schema.js';
@@ -95,15 +95,11 @@ function matchAll(calls: ToolCall[], expected: ExpectedCall[], ok: (call: ToolCa
   return assign(0);
 }
 
-export class ToolCallVerifier extends BaseVerifier {
+export class ToolCallVerifier extends SyncVerifier {
   readonly name = 'tools';
 
   constructor(private readonly options: ToolOptions = {}) {
     super(options.workers);
-  }
-
-  async verify(sample: Sample): Promise<VerifyResult> {
-    return this.verifyNow(sample);
   }
 
   verifyNow(sample: Sample): VerifyResult {
