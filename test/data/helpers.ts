@@ -1,5 +1,5 @@
 /** Shared test helpers: where the repo, the shared datasets and the bundled tokenizers are. */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,14 @@ export function llamaCppVocabVectors(name: string): VocabVectors | string {
   const bundle = join(repoRoot, 'node_modules/node-llama-cpp/llama/gitRelease.bundle');
   if (!existsSync(bundle)) return `no llama.cpp bundle at ${bundle}`;
   const dir = mkdtempSync(join(tmpdir(), 'halo-llamacpp-'));
+  try {
+    return readVocabVectors(dir, bundle, name);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readVocabVectors(dir: string, bundle: string, name: string): VocabVectors | string {
   const clone = spawnSync('git', ['clone', '-q', '--no-checkout', bundle, dir], { encoding: 'utf8' });
   if (clone.status !== 0) return `git clone of the bundle failed: ${clone.stderr}`;
   const show = (path: string): string => {
@@ -55,6 +63,9 @@ export function llamaCppVocabVectors(name: string): VocabVectors | string {
     inputs.push(raw.slice(pos, next));
     pos = next + separator.length;
   }
+  // as read_tests does: one std::getline per test (no entry after the final newline), string_strip,
+  // then ids split on ' '. A file ending in the separator has no trailing empty input, and its
+  // .out ends in a newline with no trailing empty line (a plain split would count 47 for qwen2, not 46).
   const lines = show(`models/${name}.out`).split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const outputs = lines.map((line) => (line.trim() === '' ? [] : line.trim().split(' ').map(Number)));

@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 
-const T = { I32: 5, I64: 6, BINARY: 8, LIST: 9, STRUCT: 12 } as const;
-type Field = [id: number, type: number, value: number | bigint | string | Field[] | { list: number; items: Array<number | string | Field[]> }];
+export const T = { I32: 5, I64: 6, BINARY: 8, LIST: 9, STRUCT: 12 } as const;
+export type Field = [id: number, type: number, value: number | bigint | string | Field[] | { list: number; items: Array<number | string | Field[]> }];
 
 function varint(out: number[], value: bigint): void {
   let v = value;
@@ -57,7 +57,7 @@ export function zstdAvailable(): boolean {
   return spawnSync('zstd', ['--version']).status === 0;
 }
 
-function zstd(data: Buffer): Buffer {
+export function zstd(data: Buffer): Buffer {
   // --stream-size records the content size in the frame header, as libzstd's ZSTD_compress (pyarrow, parquet-mr) does
   const run = spawnSync('zstd', ['-3', '-q', '-c', `--stream-size=${data.length}`], { input: data, maxBuffer: data.length * 2 + (1 << 20) });
   if (run.status !== 0) throw new Error(`zstd failed: ${run.stderr.toString()}`);

@@ -7,6 +7,12 @@ test('Qwen2 tokenizer.json passes llama.cpp ggml-vocab-qwen2 test vectors', (t) 
   if (typeof vectors === 'string') return t.skip(vectors);
   assert.equal(vectors.inputs.length, vectors.outputs.length, 'input and output files hold the same number of tests');
   assert.ok(vectors.inputs.length >= 40, `expected the full vector file, got ${vectors.inputs.length}`);
+  // llama.cpp keys the vectors by input (a std::map), so every input counts once
+  assert.equal(new Set(vectors.inputs).size, vectors.inputs.length, 'no input appears twice');
+  // the empty string is one of the vectors (its expected line is blank: no tokens), and it is checked like the rest
+  const empty = vectors.inputs.indexOf('');
+  assert.ok(empty >= 0, 'the empty-string vector is read');
+  assert.deepEqual(vectors.outputs[empty], []);
   const tokenizer = bundledTokenizer('qwen3');
   const failures = vectors.inputs.filter((input, i) => JSON.stringify(tokenizer.encode(input)) !== JSON.stringify(vectors.outputs[i]));
   t.diagnostic(`qwen2 vectors: ${vectors.inputs.length - failures.length}/${vectors.inputs.length}`);

@@ -1,20 +1,22 @@
 /**
- * Buffer reuse for the parquet reader's hot path (flat text columns, zstd pages, native codec):
- * one resizable buffer receives every compressed column chunk, and one arena per column receives
- * its decoded pages, so reading a file allocates about one row group's worth of buffers in total
- * instead of a fresh buffer per chunk and per page — garbage that V8 would collect only after tens
- * of megabytes had piled up. Safe only where no decoded byte outlives its row group: text values
- * become strings before their row is yielded, and the reader drops a group before reading the next.
+ * Byte sources for the parquet reader. `fileBuffer` answers hyparquet's AsyncBuffer with a fresh
+ * buffer per read (metadata, nested columns). `ChunkWindow` walks one column chunk page by page,
+ * holding about one page of compressed bytes. `ReusedBytes` is one buffer handed out again and
+ * again (per column: one for its file windows, one for its decoded pages, kept across row groups):
+ * fresh buffers per page, or per row group, would be garbage that V8 collects only after tens of
+ * megabytes have piled up (once promoted, only at a full collection). Reuse is safe only where no
+ * value outlives its page: the reader turns text into strings as rows are yielded and moves a
+ * column to its next page only after every row of the current one is out.
  */
 import type { FileHandle } from 'node:fs/promises';
-import type { AsyncBuffer } from 'hyparquet';
-import type { ZstdDecompress } from '../../util/codecs.js';
+import type { AsyncBuffer, DataReader, PageHeader } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
 
 async function readInto(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     const { bytesRead } = await handle.read(bytes, offset, bytes.length - offset, position + offset);
-    if (bytesRead === 0) break;
+    if (bytesRead === 0) throw new Error(`the file ends before byte ${position + bytes.length}`);
     offset += bytesRead;
   }
 }
@@ -31,54 +33,73 @@ export function fileBuffer(handle: FileHandle, byteLength: number): AsyncBuffer 
   };
 }
 
-/** ES2024 resizable ArrayBuffer (Node >= 20), which the project's TypeScript lib does not describe yet. */
-interface ResizableArrayBuffer extends ArrayBuffer {
-  readonly maxByteLength: number;
-  resize(byteLength: number): void;
-}
-const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
+/** How much of a chunk one file read takes in (a pyarrow page is ~1 MB before compression). */
+const WINDOW_BYTES = 1 << 20;
+/** First guess at a page header's size; a header with large statistics makes the window grow. */
+const HEADER_PROBE_BYTES = 64 << 10;
 
-/** Every slice reuses one resizable ArrayBuffer (grown when a chunk is larger than any before). */
-export class ReusedReads {
-  private buffer = new ResizableArrayBuffer(0, { maxByteLength: 0 });
-
-  constructor(private readonly handle: FileHandle, private readonly byteLength: number) {}
-
-  asyncBuffer(): AsyncBuffer {
-    return {
-      byteLength: this.byteLength,
-      slice: async (start: number, end: number = this.byteLength): Promise<ArrayBuffer> => {
-        const length = end - start;
-        if (length > this.buffer.maxByteLength) this.buffer = new ResizableArrayBuffer(length, { maxByteLength: Math.ceil(length * 1.25) });
-        else this.buffer.resize(length);
-        await readInto(this.handle, new Uint8Array(this.buffer), start);
-        return this.buffer;
-      },
-    };
-  }
+export interface ChunkPage {
+  header: PageHeader;
+  /** positioned at the page's (compressed) bytes, all of which it holds */
+  reader: DataReader;
 }
 
-/** Decoded pages of one column, packed into one arena that is rewound for each row group. */
-export class PageArena {
-  private arena = new Uint8Array(0);
-  private used = 0;
+/** The pages of one column chunk (bytes [start, end) of the file), read a window at a time. */
+export class ChunkWindow {
+  private bytes: Uint8Array = new Uint8Array(0);
+  /** file offset of bytes[0] */
+  private from = 0;
+  private position: number;
 
-  constructor(private readonly decompress: ZstdDecompress) {}
-
-  /** Starts a row group whose pages need about `bytes` in total. */
-  rewind(bytes: number): void {
-    if (this.arena.length < bytes) this.arena = new Uint8Array(bytes);
-    this.used = 0;
+  /** with `reuse`, each window overwrites the last, so a page's values must be used before the next page is asked for */
+  constructor(private readonly handle: FileHandle, start: number, private readonly end: number, private readonly reuse?: ReusedBytes) {
+    this.position = start;
   }
 
-  readonly zstd = (input: Uint8Array, outputLength: number): Uint8Array => {
-    if (this.used + outputLength > this.arena.length) {
-      // the metadata undercounted: continue in a new, larger arena (views into the old one stay valid)
-      this.arena = new Uint8Array(Math.max(this.arena.length * 2, outputLength));
-      this.used = 0;
+  /** The next page, or undefined at the end of the chunk. */
+  async next(): Promise<ChunkPage | undefined> {
+    if (this.position >= this.end) return undefined;
+    let want = Math.min(HEADER_PROBE_BYTES, this.end - this.position);
+    for (;;) {
+      await this.cover(want);
+      const reader: DataReader = { view: new DataView(this.bytes.buffer, this.bytes.byteOffset + this.position - this.from, this.from + this.bytes.length - this.position), offset: 0 };
+      let header: PageHeader;
+      try {
+        header = parquetHeader(reader);
+      } catch (error) {
+        // a header cut off by the window's end: widen the window, unless it already reaches the chunk's end
+        if (this.from + this.bytes.length >= this.end) throw error;
+        want = Math.min(want * 4, this.end - this.position);
+        continue;
+      }
+      if (!Number.isInteger(header.compressed_page_size) || header.compressed_page_size < 0) throw new Error(`the page at byte ${this.position} has a bad size (${header.compressed_page_size})`);
+      const pageBytes = reader.offset + header.compressed_page_size;
+      if (this.position + pageBytes > this.end) throw new Error(`the page at byte ${this.position} runs past the end of its column chunk (byte ${this.end})`);
+      if (pageBytes > reader.view.byteLength) {
+        want = pageBytes;
+        continue;
+      }
+      this.position += pageBytes;
+      return { header, reader };
     }
-    const page = this.decompress(input, outputLength, this.arena.subarray(this.used, this.used + outputLength));
-    this.used += outputLength;
-    return page;
-  };
+  }
+
+  /** Makes the window hold bytes [position, position + length). */
+  private async cover(length: number): Promise<void> {
+    if (this.position >= this.from && this.position + length <= this.from + this.bytes.length) return;
+    const size = Math.min(Math.max(length, WINDOW_BYTES), this.end - this.position);
+    this.bytes = this.reuse === undefined ? new Uint8Array(size) : this.reuse.take(size);
+    this.from = this.position;
+    await readInto(this.handle, this.bytes, this.from);
+  }
+}
+
+/** One buffer handed out for every take: whatever the last take's bytes held is overwritten. */
+export class ReusedBytes {
+  private bytes: Uint8Array = new Uint8Array(0);
+
+  take(length: number): Uint8Array {
+    if (this.bytes.length < length) this.bytes = new Uint8Array(Math.ceil(length * 1.25));
+    return this.bytes.subarray(0, length);
+  }
 }

@@ -1,14 +1,16 @@
 /**
- * Streams a parquet file one row group at a time, column by column: each column chunk is read as
- * one byte range and decoded page by page; rows are built only as they are yielded, and a row
- * group is dropped before the next is read, so memory holds one row group, never the file.
+ * Streams a parquet file a page at a time: every column of a row group moves through its chunk
+ * page by page (parquet-columns.ts), rows are built only as they are yielded, and a column moves
+ * to its next page only once every row of the current one is out. Memory holds about one page per
+ * column, never a whole row group, let alone the file.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type Compressors, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetSchema, type FileMetaData } from 'hyparquet';
 import { compressors as jsCompressors } from 'hyparquet-compressors';
 import { nativeZstd, type ZstdDecompress } from '../../util/codecs.js';
 import { HaloError } from '../../util/errors.js';
-import { fileBuffer, PageArena, ReusedReads } from './parquet-buffers.js';
+import { fileBuffer } from './parquet-buffers.js';
+import { columnCursor, type ColumnCursor, type ColumnSource } from './parquet-columns.js';
 import type { LoadedRecord } from './types.js';
 
 export interface ParquetInfo {
@@ -47,14 +49,6 @@ async function readMetadata(path: string, handle: FileHandle): Promise<FileMetaD
   }
 }
 
-/** One column of one row group, as hyparquet hands it over: runs of rows (one per page, usually). */
-interface ColumnRuns {
-  name: string;
-  runs: Array<{ start: number; values: ArrayLike<unknown> }>;
-  /** values are UTF-8 bytes, decoded when read */
-  lazyText: boolean;
-}
-
 /**
  * zstd codec choice. 'auto': libzstd through the addon when the file holds at least
  * NATIVE_ZSTD_MIN_BYTES of zstd pages in the columns read (loading the addon pulls in libtorch,
@@ -90,109 +84,70 @@ function nativeZstdFor(path: string, metadata: FileMetaData, names: readonly str
   return native;
 }
 
-/**
- * A flat text column: hyparquet would turn every value of the row group into a string at once
- * (16 MB of strings for a 16 MB group, promoted to the old generation before the rows are used);
- * instead its values stay views into the decoded pages and each becomes a string when its row is
- * yielded, so strings die young with the caller's record.
- */
-function isFlatText(metadata: FileMetaData, name: string): boolean {
-  const child = parquetSchema(metadata).children.find((c) => c.element.name === name);
-  if (child === undefined || child.children.length > 0) return false;
-  const { type, converted_type: converted, logical_type: logical } = child.element;
-  return type === 'BYTE_ARRAY' && (converted === undefined || converted === 'UTF8') && (logical === undefined || logical.type === 'STRING');
-}
-
-const keepBytes = (bytes: Uint8Array): Uint8Array => bytes;
-const utf8 = new TextDecoder();
-
-/** What one file read shares across its row groups: the codec and the reusable buffers. */
-interface ReadContext {
-  handle: FileHandle;
-  metadata: FileMetaData;
-  file: AsyncBuffer;
-  compressors: Compressors;
-  native: ZstdDecompress | undefined;
-  /** per flat text column: its compressed-chunk buffer and its page arena, both rewritten only
-   * when that column is read for the next row group (uncompressed v2 pages may point into either) */
-  reuse: Map<string, { reads: ReusedReads; arena: PageArena }>;
-}
-
-async function readColumnRuns(context: ReadContext, groupIndex: number, name: string, rowStart: number, rowEnd: number): Promise<ColumnRuns> {
-  const runs: ColumnRuns['runs'] = [];
-  const lazyText = isFlatText(context.metadata, name);
-  let file = context.file;
-  let compressors = context.compressors;
-  const chunk = context.metadata.row_groups[groupIndex]!.columns.find((c) => c.meta_data?.path_in_schema[0] === name)?.meta_data;
-  if (lazyText && context.native !== undefined && chunk?.codec === 'ZSTD') {
-    let reuse = context.reuse.get(name);
-    if (reuse === undefined) context.reuse.set(name, (reuse = { reads: new ReusedReads(context.handle, context.file.byteLength), arena: new PageArena(context.native) }));
-    reuse.arena.rewind(Number(chunk.total_uncompressed_size));
-    file = reuse.reads.asyncBuffer();
-    compressors = { ...context.compressors, ZSTD: reuse.arena.zstd };
-  }
-  await parquetRead({
-    file,
-    metadata: context.metadata,
-    columns: [name],
-    rowStart,
-    rowEnd,
-    compressors,
-    utf8: true,
-    ...(lazyText ? { parsers: { stringFromBytes: keepBytes as unknown as (bytes: Uint8Array) => string } } : {}),
-    onChunk: (data) => runs.push({ start: data.rowStart, values: data.columnData }),
-  });
-  runs.sort((a, b) => a.start - b.start);
-  return { name, runs, lazyText };
-}
-
-/** Walks a column's runs in row order. */
-function cursorOf(column: ColumnRuns): (row: number) => unknown {
-  let index = 0;
-  return (row) => {
-    let run = column.runs[index];
-    while (run !== undefined && row >= run.start + run.values.length) run = column.runs[++index];
-    const value = run !== undefined && row >= run.start ? run.values[row - run.start] : undefined;
-    return column.lazyText && value instanceof Uint8Array ? utf8.decode(value) : value;
-  };
-}
-
 export async function* readParquet(path: string, options: ParquetReadOptions = {}): AsyncGenerator<LoadedRecord> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
     const metadata = await readMetadata(path, handle);
-    const names = options.columns ?? parquetSchema(metadata).children.map((child) => child.element.name);
-    const native = nativeZstdFor(path, metadata, names, options.zstd ?? 'auto');
-    const context: ReadContext = {
-      metadata,
-      file: fileBuffer(handle, size),
-      compressors: native === undefined ? jsCompressors : { ...jsCompressors, ZSTD: native },
-      native,
-      handle,
-      reuse: new Map(),
-    };
-    let rowStart = 0;
-    for (const [groupIndex, group] of metadata.row_groups.entries()) {
-      const rowEnd = rowStart + Number(group.num_rows);
-      let columns: ColumnRuns[] | undefined = [];
-      try {
-        for (const name of names) columns.push(await readColumnRuns(context, groupIndex, name, rowStart, rowEnd));
-      } catch (error) {
-        throw new HaloError('DATA_BAD_PARQUET', `${path}: rows ${rowStart + 1}-${rowEnd} cannot be decoded (${(error as Error).message})`, {
-          fix: 'download the file again, or report the codec if it is one hyparquet-compressors lacks',
+    const schema = parquetSchema(metadata);
+    const names = options.columns ?? schema.children.map((child) => child.element.name);
+    const children = names.map((name) => {
+      const child = schema.children.find((c) => c.element.name === name);
+      if (child === undefined) {
+        throw new HaloError('DATA_PARQUET_COLUMN', `${path}: has no column "${name}"`, {
+          fix: `pick from the columns it has: ${schema.children.map((c) => c.element.name).join(', ')}`,
           details: { file: path },
         });
       }
-      const cursors = columns.map(cursorOf);
-      columns = undefined;
-      for (let row = rowStart; row < rowEnd; row++) {
-        const record: Record<string, unknown> = {};
-        for (let c = 0; c < names.length; c++) record[names[c]!] = cursors[c]!(row);
-        yield { record, line: row + 1 };
+      return child;
+    });
+    const native = nativeZstdFor(path, metadata, names, options.zstd ?? 'auto');
+    const source: ColumnSource = {
+      handle,
+      file: fileBuffer(handle, size),
+      metadata,
+      schema,
+      compressors: native === undefined ? jsCompressors : { ...jsCompressors, ZSTD: native },
+      native,
+      reused: new Map(),
+    };
+    let groupStart = 0;
+    for (const group of metadata.row_groups) {
+      const groupEnd = groupStart + Number(group.num_rows);
+      let row = groupStart;
+      const failed = (error: unknown): HaloError =>
+        new HaloError('DATA_BAD_PARQUET', `${path}: rows ${row + 1}-${groupEnd} cannot be decoded (${(error as Error).message})`, {
+          fix: 'download the file again, or report the codec if it is one hyparquet-compressors lacks',
+          details: { file: path },
+        });
+      let cursors: ColumnCursor[];
+      try {
+        cursors = children.map((child) => {
+          const chunk = group.columns.find((c) => c.meta_data?.path_in_schema[0] === child.element.name)?.meta_data;
+          if (chunk === undefined) throw new Error(`row group has no chunk for column ${child.element.name}`);
+          return columnCursor(source, child, chunk, groupStart, groupEnd);
+        });
+      } catch (error) {
+        throw failed(error);
       }
-      cursors.length = 0; // the group's pages and values go before the next group is read
-      rowStart = rowEnd;
+      while (row < groupEnd) {
+        // bring every column to the page that holds `row`, then yield the rows all of them hold
+        let end = groupEnd;
+        try {
+          for (const cursor of cursors) {
+            while (cursor.end <= row) await cursor.advance();
+            end = Math.min(end, cursor.end);
+          }
+        } catch (error) {
+          throw failed(error);
+        }
+        for (; row < end; row++) {
+          const record: Record<string, unknown> = {};
+          for (let c = 0; c < names.length; c++) record[names[c]!] = cursors[c]!.valueAt(row);
+          yield { record, line: row + 1 };
+        }
+      }
+      groupStart = groupEnd;
     }
   } finally {
     await handle.close();
