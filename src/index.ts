@@ -34,4 +34,6 @@ export { runDemo, type DemoOptions, type DemoReport } from './pipelines/demo.js'
 export { runLmEval, type RunLmEvalOptions } from './pipelines/eval/run.js';
 export { MidTrainingProbe } from './pipelines/eval/probe.js';
 export { exportGguf, exportGgufLora, exportOnnx } from './pipelines/export.js';
+export { optimizeModel, type OptimizeOptions, type OptimizeReport } from './pipelines/optimize.js';
+export { runInferenceBenchmark, type InferenceBenchmarkOptions, type InferenceBenchmarkReport } from './pipelines/inference-benchmark.js';
 export { runModalityTrain, runModalitySft, runModalityBenchmark } from './modalities/run.js';

@@ -11,6 +11,7 @@ static void register_all(Napi::Env env, Napi::Object exports) {
   register_trainer(env, exports);
   register_zstd(env, exports);
   register_quant(env, exports);
+  register_weight_quant(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
 }
 

@@ -9,5 +9,6 @@ void register_model(Napi::Env env, Napi::Object exports);
 void register_trainer(Napi::Env env, Napi::Object exports);
 void register_zstd(Napi::Env env, Napi::Object exports);
 void register_quant(Napi::Env env, Napi::Object exports);
+void register_weight_quant(Napi::Env env, Napi::Object exports);
 
 }  // namespace halo::napi

@@ -64,6 +64,11 @@ ModelConfig read_config(const Napi::Object& js) {
     rope.beta_slow = number_field(scaling, "betaSlow");
     rope.attention_factor = number_field(scaling, "attentionFactor");
   }
+  Napi::Value quantization = js.Get("quantization");
+  if (quantization.IsObject()) {
+    config.quant_bits = static_cast<int>(int_field(quantization.As<Napi::Object>(), "bits"));
+    config.quant_group_size = int_field(quantization.As<Napi::Object>(), "groupSize");
+  }
   if (config.num_kv_heads <= 0 || config.num_heads % config.num_kv_heads != 0)
     throw make_error(js.Env(), "ERR_INVALID_ARG", "", "numHeads must be a multiple of numKvHeads");
   return config;
@@ -151,6 +156,10 @@ class GenerateJob : public AsyncJob<GenerateProgress> {
     result.Set("prefillMs", Napi::Number::New(env, output_.prefill_ms));
     result.Set("decodeMs", Napi::Number::New(env, output_.decode_ms));
     result.Set("sampleMs", Napi::Number::New(env, output_.sample_ms));
+    result.Set("firstTokenMs", Napi::Number::New(env, output_.first_token_ms));
+    Napi::Array step_ms = Napi::Array::New(env, output_.step_ms.size());
+    for (size_t i = 0; i < output_.step_ms.size(); ++i) step_ms.Set(static_cast<uint32_t>(i), Napi::Number::New(env, output_.step_ms[i]));
+    result.Set("stepMs", step_ms);
     return result;
   }
 

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HaloError } from '../util/errors.js';
-import { SUPPORTED_ARCHITECTURES, type Architecture, type GenerationDefaults, type ModelConfig, type RopeScaling } from './types.js';
+import { SUPPORTED_ARCHITECTURES, type Architecture, type GenerationDefaults, type ModelConfig, type RopeScaling, type WeightQuantization } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -90,6 +90,35 @@ function parseRopeScaling(config: Json, path: string, maxPositions: number): Rop
   }
 }
 
+export const WEIGHT_ONLY_QUANT_METHOD = 'halo-forge-weight-only';
+
+/** quantization_config: ours (weight-only int8 / int4) loads; any other method is refused by name. */
+function parseQuantization(config: Json, path: string): WeightQuantization | undefined {
+  const raw = config.quantization_config;
+  if (raw === undefined || raw === null) return undefined;
+  const bad = (message: string): HaloError =>
+    new HaloError('ERR_QUANT_FORMAT', `${path}: quantization_config ${message}`, {
+      fix: 'use a float checkpoint or a folder written by `halo-forge inference optimize` (restore its config.json if it was edited)',
+    });
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw bad('must be an object');
+  const q = raw as Json;
+  if (q.quant_method !== WEIGHT_ONLY_QUANT_METHOD) {
+    throw new HaloError('ERR_UNSUPPORTED_QUANTIZATION', `${path}: quantization_config.quant_method ${JSON.stringify(q.quant_method ?? null)} is not supported; the engine loads float weights or "${WEIGHT_ONLY_QUANT_METHOD}"`, {
+      fix: 'use the unquantized checkpoint of this model, or quantize it with `halo-forge inference optimize`',
+    });
+  }
+  if (q.bits === 8) {
+    if (q.group_size !== -1) throw bad(`.group_size must be -1 (one scale per output row) for bits 8, got ${JSON.stringify(q.group_size)}`);
+    return { bits: 8, groupSize: -1 };
+  }
+  if (q.bits === 4) {
+    const group = q.group_size;
+    if (typeof group !== 'number' || !Number.isInteger(group) || group <= 0 || group % 16 !== 0) throw bad(`.group_size must be a positive multiple of 16 for bits 4, got ${JSON.stringify(group)}`);
+    return { bits: 4, groupSize: group };
+  }
+  throw bad(`.bits must be 8 or 4, got ${JSON.stringify(q.bits)}`);
+}
+
 export function parseModelConfig(config: Json, path: string): ModelConfig {
   const architectures = config.architectures;
   const architecture = Array.isArray(architectures) ? architectures[0] : undefined;
@@ -111,6 +140,7 @@ export function parseModelConfig(config: Json, path: string): ModelConfig {
   // Qwen2/3 carry sliding_window but only use it with use_sliding_window; Mistral uses it when set.
   const window = typeof config.sliding_window === 'number' ? config.sliding_window : 0;
   const slidingWindow = arch === 'MistralForCausalLM' ? window : arch === 'LlamaForCausalLM' ? 0 : config.use_sliding_window === true ? window : 0;
+  const quantization = parseQuantization(config, path);
   return {
     architecture: arch,
     vocabSize: positiveInt(config, 'vocab_size', path),
@@ -128,6 +158,7 @@ export function parseModelConfig(config: Json, path: string): ModelConfig {
     qkNorm: arch === 'Qwen3ForCausalLM',
     slidingWindow,
     maxPositionEmbeddings,
+    ...(quantization ? { quantization } : {}),
   };
 }
 

@@ -29,6 +29,7 @@ const NATIVE_FIXES: Record<string, string> = {
   ERR_MISSING_TENSOR: 'the checkpoint does not match config.json (wrong architecture or an incomplete export)',
   ERR_SHAPE_MISMATCH: 'config.json and the weights disagree: use the config.json that came with these weights',
   ERR_TOKEN_OUT_OF_RANGE: 'token ids must come from this model\'s tokenizer',
+  ERR_QUANT_FORMAT: 'the quantized folder is damaged or was edited: write it again with `halo-forge inference optimize`',
 };
 
 /** Native errors keep their code; user-caused ones become HaloErrors with a fix. */

@@ -19,6 +19,23 @@ export function engineInfo(): EngineInfo {
   return { ...info, binaryPath: loaded.path, binarySource: loaded.source, build: loaded.metadata, blas: detectBlas() };
 }
 
+/** Total and free memory of each GPU as the driver reports it now (device-wide, every process); empty on CPU-only builds. */
+export function gpuMemory(): { index: number; name: string; totalMemoryBytes: number; freeMemoryBytes: number }[] {
+  return loadNative().addon.info().devices.map((device) => ({ ...device }));
+}
+
+/** libtorch's intra-op thread count for this process (every model); returns the previous count. */
+export function setIntraOpThreads(threads: number): number {
+  const addon = loadNative().addon;
+  const previous = addon.info().intraOpThreads;
+  addon.setThreads(threads);
+  return previous;
+}
+
+export function intraOpThreads(): number {
+  return loadNative().addon.info().intraOpThreads;
+}
+
 export interface SelfTestResult extends NativeMatmulTiming {
   ok: boolean;
 }

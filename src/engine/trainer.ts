@@ -121,6 +121,9 @@ export function trainAddon(): NativeTrainAddon {
 }
 
 function translate(error: unknown): unknown {
+  if (isCodedError(error) && error.code === 'ERR_QUANTIZED_MODEL') {
+    return new HaloError(error.code, error.message, { fix: 'train (or attach the adapter) on the original float model folder, then run `inference optimize` on the result', cause: error });
+  }
   if (isCodedError(error) && error.code.startsWith('ERR_') && !['ERR_TORCH', 'ERR_NATIVE'].includes(error.code)) {
     return new HaloError(error.code, error.message, { fix: 'check the adapter / state files and the trainer options', cause: error });
   }

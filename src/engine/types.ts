@@ -37,6 +37,15 @@ export interface ModelConfig {
   /** 0 = full attention; otherwise each query sees at most this many keys (itself included). */
   slidingWindow: number;
   maxPositionEmbeddings: number;
+  /** Weight-only quantized projections (an `inference optimize` folder); absent for float weights. */
+  quantization?: WeightQuantization;
+}
+
+/** config.json quantization_config with quant_method "halo-forge-weight-only" (docs/export.md). */
+export interface WeightQuantization {
+  bits: 8 | 4;
+  /** int4: inputs per (scale, min) group; int8: -1 (one scale per output row). */
+  groupSize: number;
 }
 
 /** What generation_config.json contributes (all optional there). */
@@ -116,6 +125,10 @@ export interface GenerateResult {
   decodeMs: number;
   /** the part of decodeMs spent sampling (softmax, filters, draws). */
   sampleMs: number;
+  /** from the call's start to the first sampled tokens (prefill included): the time to first token. */
+  firstTokenMs: number;
+  /** for each later decode step, the ms between its tokens and the previous step's (per-token latency of the batch). */
+  stepMs: number[];
 }
 
 export interface LogitsOptions {

@@ -12,6 +12,8 @@ export interface HfCheckpoint {
   config: Record<string, unknown>;
   tensorNames: string[];
   shape(name: string): number[];
+  /** the stored safetensors dtype (F32, BF16, F16, …) */
+  dtype(name: string): string;
   read(name: string): Float32Array;
 }
 
@@ -66,6 +68,7 @@ export function openHfCheckpoint(directory: string): HfCheckpoint {
     config,
     tensorNames: [...owner.keys()],
     shape: (name) => [...(headerOf(name).tensors.get(name)?.shape ?? [])],
+    dtype: (name) => headerOf(name).tensors.get(name)?.dtype ?? 'F32',
     read: (name) => readSafetensorsTensor(headerOf(name), name),
   };
 }

@@ -35,6 +35,11 @@ export interface PeerSampling {
   topP?: number;
   topK?: number;
   seed?: number;
+  /**
+   * At an end-of-generation token (EOS, EOT…): 'end' (default) ends the sequence without yielding it;
+   * 'yield-and-end' yields it, then ends; 'continue' yields it and keeps decoding to maxNewTokens.
+   */
+  eog?: 'end' | 'yield-and-end' | 'continue';
 }
 
 export interface PeerGeneration {
@@ -43,6 +48,8 @@ export interface PeerGeneration {
   startedAt: number;
   firstTokenAt: number[];
   lastTokenAt: number[];
+  /** performance.now() when each token of each sequence was yielded. */
+  tokenAt: number[][];
 }
 
 export interface LlamaCppPeer {
@@ -62,6 +69,10 @@ export interface LlamaCppPeer {
    * decode steps together), `maxNewTokens` each with no stop tokens. Needs `sequences` >= prompts.
    */
   generate(prompts: readonly (readonly number[])[], maxNewTokens: number, sampling?: PeerSampling): Promise<PeerGeneration>;
+  /** `text` in the GGUF's own tokenizer (plain text, special-token strings not parsed), with BOS first when the file asks for it. */
+  tokenize(text: string): number[];
+  /** whether llama.cpp treats `token` as end of generation (EOS, EOT, …) */
+  isEndOfGeneration(token: number): boolean;
   dispose(): Promise<void>;
 }
 
@@ -144,10 +155,12 @@ export async function openLlamaCppPeer(ggufPath: string, options: LlamaCppPeerOp
         topP: sampling.topP,
         topK: sampling.topK,
         seed: sampling.seed,
+        ...(sampling.eog === 'continue' || sampling.eog === 'yield-and-end' ? { yieldEogToken: true } : {}),
       };
       const startedAt = performance.now();
       const firstTokenAt: number[] = new Array(prompts.length).fill(0);
       const lastTokenAt: number[] = new Array(prompts.length).fill(0);
+      const tokenAt: number[][] = prompts.map(() => []);
       try {
         const tokens = await Promise.all(
           prompts.map(async (prompt, index) => {
@@ -158,16 +171,26 @@ export async function openLlamaCppPeer(ggufPath: string, options: LlamaCppPeerOp
               const now = performance.now();
               if (out.length === 0) firstTokenAt[index] = now;
               lastTokenAt[index] = now;
+              tokenAt[index].push(now);
               out.push(token);
               if (out.length >= maxNewTokens) break;
+              if (sampling.eog === 'yield-and-end' && model.isEogToken(token)) break;
             }
             return out;
           }),
         );
-        return { tokens, startedAt, firstTokenAt, lastTokenAt };
+        return { tokens, startedAt, firstTokenAt, lastTokenAt, tokenAt };
       } finally {
         for (const sequence of all.slice(1)) sequence.dispose();
       }
+    },
+    tokenize(text) {
+      const ids = model.tokenize(text, false).map(Number);
+      const bos = model.tokens.bos;
+      return model.tokens.shouldPrependBosToken && bos !== null ? [Number(bos), ...ids] : ids;
+    },
+    isEndOfGeneration(token) {
+      return model.isEogToken(token as never);
     },
     async dispose() {
       await context.dispose();

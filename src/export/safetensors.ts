@@ -10,16 +10,19 @@ import { AtomicFileStream } from '../util/atomic-stream.js';
 import { HaloError } from '../util/errors.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, toBfloat16Array, toFloat16Array } from './float-convert.js';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I8' | 'U8';
 
-export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2, I8: 1, U8: 1 };
 
-/** One tensor to write. `values` is called once, when the tensor's turn comes, so large models stream. */
+/**
+ * One tensor to write. `values` is called once, when the tensor's turn comes, so large models stream.
+ * Float dtypes take a Float32Array (converted on write); I8 an Int8Array and U8 a Uint8Array, written as is.
+ */
 export interface TensorSource {
   name: string;
   shape: readonly number[];
   dtype: SafetensorsDtype;
-  values: () => Float32Array;
+  values: () => Float32Array | Int8Array | Uint8Array;
 }
 
 export interface SafetensorsEntry {
@@ -40,8 +43,12 @@ function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
 }
 
-function encodeValues(dtype: SafetensorsDtype, values: Float32Array): Uint8Array {
-  const typed = dtype === 'F32' ? values : dtype === 'F16' ? toFloat16Array(values) : toBfloat16Array(values);
+function encodeValues(path: string, name: string, dtype: SafetensorsDtype, values: Float32Array | Int8Array | Uint8Array): Uint8Array {
+  const wanted = dtype === 'I8' ? Int8Array : dtype === 'U8' ? Uint8Array : Float32Array;
+  if (!(values instanceof wanted)) {
+    throw new HaloError('ERR_SAFETENSORS_DTYPE', `${path}: tensor ${name} is declared ${dtype} but its values are a ${values.constructor.name}`, { fix: `pass a ${wanted.name} for ${dtype} tensors` });
+  }
+  const typed = values instanceof Float32Array ? (dtype === 'F32' ? values : dtype === 'F16' ? toFloat16Array(values) : toBfloat16Array(values)) : values;
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
@@ -83,7 +90,7 @@ export function writeSafetensors(path: string, tensors: readonly TensorSource[],
           fix: 'make the values match the declared shape',
         });
       }
-      stream.write(encodeValues(tensor.dtype, values));
+      stream.write(encodeValues(path, tensor.name, tensor.dtype, values));
     }
     stream.commit();
   } catch (error) {

@@ -22,7 +22,8 @@ export type ArtifactSchema =
   | 'cycle_summary'
   | 'sft_summary'
   | 'eval_baseline'
-  | 'yield_diagnostics';
+  | 'yield_diagnostics'
+  | 'inference_benchmark';
 
 /** src/pipelines/schemas.ts and dist/src/pipelines/schemas.js both sit below the repository root. */
 function schemasDirectory(): string {

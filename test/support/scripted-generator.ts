@@ -21,7 +21,7 @@ export class ScriptedGenerator implements Generator {
       if (tokens === undefined) throw new Error(`no scripted answer for prompt ${promptIndex}`);
       return Array.from({ length: options.n ?? 1 }, (_, sampleIndex) => ({ promptIndex, sampleIndex, tokens: [...tokens], logprobs: tokens.map(() => 0), finishReason: 'length' as const }));
     });
-    return { sequences, prefills: prompts.length, generatedTokens: sequences.reduce((sum, s) => sum + s.tokens.length, 0), prefillMs: 0, decodeMs: 0, sampleMs: 0 };
+    return { sequences, prefills: prompts.length, generatedTokens: sequences.reduce((sum, s) => sum + s.tokens.length, 0), prefillMs: 0, decodeMs: 0, sampleMs: 0, firstTokenMs: 0, stepMs: [] };
   }
 }
 

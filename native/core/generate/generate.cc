@@ -85,6 +85,7 @@ GenerateOutput generate(const Decoder& model, std::atomic<int64_t>& prefill_coun
 
   // --- prefill: once per prompt, keys and values copied into the rows of its n samples ---------
   auto prefill_start = std::chrono::steady_clock::now();
+  auto last_step = prefill_start;  // when the previous step's tokens were sampled (the call's start at first)
   KVCache cache = model.allocate_cache(rows, std::max<int64_t>(capacity, 1));
   std::vector<at::Tensor> first_logits;
   for (int64_t p = 0; p < prompts; ++p) {
@@ -134,6 +135,11 @@ GenerateOutput generate(const Decoder& model, std::atomic<int64_t>& prefill_coun
     auto sample_start = std::chrono::steady_clock::now();
     SampleResult sampled = sample_rows(logits, source, request.sampling, seen, uniforms);
     output.sample_ms += elapsed_ms(sample_start);
+    const auto sampled_at = std::chrono::steady_clock::now();
+    const double since_last = std::chrono::duration<double, std::milli>(sampled_at - last_step).count();
+    if (last_step == prefill_start) output.first_token_ms = since_last;
+    else output.step_ms.push_back(since_last);
+    last_step = sampled_at;
 
     std::vector<int64_t> keep;  // batch rows that go on
     for (int64_t i = 0; i < batch; ++i) {

@@ -38,6 +38,10 @@ struct GenerateOutput {
   double prefill_ms = 0;
   double decode_ms = 0;
   double sample_ms = 0;  // part of decode_ms spent turning logits into tokens
+  // Latency as a caller sees it: from the call's start to the first sampled tokens (prefill included),
+  // then the time between each decode step's tokens and the previous step's (one entry per later step).
+  double first_token_ms = 0;
+  std::vector<double> step_ms;
 };
 
 struct GenerateProgress {

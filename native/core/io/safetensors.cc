@@ -142,7 +142,21 @@ at::ScalarType stored_dtype(const std::string& name, const std::string& file, co
   if (name == "F32") return at::kFloat;
   if (name == "BF16") return at::kBFloat16;
   if (name == "F16") return at::kHalf;
-  fail(file, "tensor " + tensor + " has dtype " + name + "; supported: F32, BF16, F16");
+  if (name == "I8") return at::kChar;
+  if (name == "U8") return at::kByte;
+  fail(file, "tensor " + tensor + " has dtype " + name + "; supported: F32, BF16, F16, I8, U8");
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Integer tensors (quantized levels) keep their type; quantization scales and mins load as fp32 so
+// the model dtype (bf16) never rounds them; everything else becomes the model dtype.
+at::ScalarType loaded_dtype(const std::string& name, at::ScalarType stored, at::ScalarType model_dtype) {
+  if (stored == at::kChar || stored == at::kByte) return stored;
+  if (ends_with(name, ".weight_scale") || ends_with(name, ".weight_min")) return at::kFloat;
+  return model_dtype;
 }
 
 void read_file(const std::string& file, at::ScalarType dtype, at::Device device, TensorMap& out) {
@@ -199,7 +213,7 @@ void read_file(const std::string& file, at::ScalarType dtype, at::Device device,
     // Copy out of the mapping (also fixes alignment), then convert; the mapping is released on return.
     at::Tensor staged = at::empty(shape, at::TensorOptions().dtype(stored));
     std::memcpy(staged.data_ptr(), bytes + data_start + begin, expected);
-    out[name] = LoadedTensor{staged.to(device, dtype), file};
+    out[name] = LoadedTensor{staged.to(device, loaded_dtype(name, stored, dtype)), file};
   }
 }
 

@@ -1,5 +1,7 @@
 // Safetensors reader: mmaps each file, checks the header against the file size, and copies every
-// tensor (F32 / BF16 / F16 stored) into a tensor of the target dtype on the target device.
+// tensor (F32 / BF16 / F16 stored) into a tensor of the target dtype on the target device. Weight-only
+// quantized folders (inference optimize) add I8 / U8 tensors, kept as they are, and `*.weight_scale` /
+// `*.weight_min` tensors, loaded as fp32.
 #pragma once
 #include <ATen/core/Tensor.h>
 

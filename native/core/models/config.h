@@ -33,6 +33,10 @@ struct ModelConfig {
   bool qk_norm = false;         // qwen3: per-head RMSNorm on q and k
   int64_t sliding_window = 0;   // 0 = full attention
   int64_t max_position_embeddings = 0;
+  // Weight-only quantized projections (config.json quantization_config, halo-forge-weight-only):
+  // 0 = float weights; 8 = int8 per row; 4 = int4 in groups of quant_group_size inputs.
+  int quant_bits = 0;
+  int64_t quant_group_size = 0;
 };
 
 }  // namespace halo

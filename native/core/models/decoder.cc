@@ -21,7 +21,9 @@ class WeightTaker {
  public:
   explicit WeightTaker(TensorMap& weights) : weights_(weights) {}
 
-  at::Tensor take(const std::string& name, std::vector<int64_t> shape) {
+  // `parameters`: how many model parameters the tensor stands for (-1: its element count);
+  // `quantized`: the tensor holds integer levels (a quantized projection) rather than floats.
+  at::Tensor take(const std::string& name, std::vector<int64_t> shape, int64_t parameters = -1, bool quantized = false) {
     auto found = weights_.find(name);
     if (found == weights_.end()) {
       std::string files;
@@ -31,21 +33,53 @@ class WeightTaker {
       throw CodedError("ERR_MISSING_TENSOR", "tensor " + name + " not found in " + (files.empty() ? "the checkpoint" : files));
     }
     at::Tensor tensor = found->second.tensor;
+    if (at::isIntegralType(tensor.scalar_type(), /*includeBool=*/true) != quantized)
+      throw CodedError("ERR_QUANT_FORMAT", found->second.file + ": tensor " + name + (quantized ? " should hold quantized integer levels but is stored as floats"
+                                                                                                : " is stored as integers, but config.json has no quantization_config for it"));
     if (tensor.sizes() != at::IntArrayRef(shape))
       throw CodedError("ERR_SHAPE_MISMATCH", found->second.file + ": tensor " + name + " has shape " + shape_text(tensor.sizes()) +
                                                  " but config.json implies " + shape_text(shape));
+    file_ = found->second.file;
     weights_.erase(found);
-    count_ += tensor.numel();
+    count_ += parameters < 0 ? tensor.numel() : parameters;
     return tensor;
   }
 
   bool has(const std::string& name) const { return weights_.count(name) != 0; }
+  const std::string& last_file() const { return file_; }
   int64_t count() const { return count_; }
 
  private:
   TensorMap& weights_;
   int64_t count_ = 0;
+  std::string file_;
 };
+
+// A weight-only quantized projection: name.weight (I8 [out, in] or U8 [out, in / 2]), name.weight_scale
+// and, for int4, name.weight_min ([out] for int8, [out, in / group] for int4).
+std::shared_ptr<const QuantizedWeight> take_quantized(WeightTaker& take, const ModelConfig& c, const std::string& name, int64_t out, int64_t in) {
+  if (c.quant_bits != 8 && c.quant_bits != 4)
+    throw CodedError("ERR_QUANT_FORMAT", "config.json quantization_config.bits " + std::to_string(c.quant_bits) + " is not supported (8 or 4)");
+  auto weight = std::make_shared<QuantizedWeight>();
+  weight->bits = c.quant_bits;
+  weight->out_features = out;
+  weight->in_features = in;
+  weight->group_size = c.quant_bits == 8 ? in : c.quant_group_size;
+  if (c.quant_bits == 4 && (weight->group_size <= 0 || weight->group_size % 16 != 0 || in % weight->group_size != 0))
+    throw CodedError("ERR_QUANT_FORMAT", "config.json quantization_config.group_size " + std::to_string(weight->group_size) +
+                                             " must be a positive multiple of 16 that divides " + name + "'s input size " + std::to_string(in));
+  if (c.quant_bits == 8) {
+    weight->data = take.take(name + ".weight", {out, in}, -1, true);
+    weight->scale = take.take(name + ".weight_scale", {out}, 0);
+  } else {
+    const int64_t groups = in / weight->group_size;
+    weight->data = take.take(name + ".weight", {out, in / 2}, out * in, true);
+    weight->scale = take.take(name + ".weight_scale", {out, groups}, 0);
+    weight->min = take.take(name + ".weight_min", {out, groups}, 0);
+  }
+  validate_quantized_weight(*weight, name, take.last_file());
+  return weight;
+}
 
 }  // namespace
 
@@ -57,7 +91,8 @@ Decoder::Decoder(ModelConfig config, TensorMap weights, at::Device device, at::S
   embed_ = take.take("model.embed_tokens.weight", {c.vocab_size, H});
   auto linear = [&](const std::string& name, int64_t out, int64_t in, bool bias) {
     Linear layer;
-    layer.weight = take.take(name + ".weight", {out, in});
+    if (c.quant_bits != 0) layer.quantized = take_quantized(take, c, name, out, in);
+    else layer.weight = take.take(name + ".weight", {out, in});
     if (bias) layer.bias = take.take(name + ".bias", {out});
     return layer;
   };

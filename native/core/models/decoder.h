@@ -31,6 +31,8 @@ class Decoder {
   at::Device device() const { return device_; }
   at::ScalarType dtype() const { return dtype_; }
   int64_t parameter_count() const { return parameters_; }
+  // Projections stored weight-only int8 / int4 (inference optimize): generation and scoring only.
+  bool quantized() const { return config_.quant_bits != 0; }
 
   KVCache allocate_cache(int64_t rows, int64_t capacity) const;
 

@@ -1,9 +1,12 @@
 // y = x W^T + b, plus an optional adapter's delta (LoRA slots in here and is read live at every call).
+// W is either a float tensor or, for `inference optimize` folders, a weight-only int8 / int4 one.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <memory>
 #include <vector>
+
+#include "core/nn/quant_linear.h"
 
 namespace halo {
 
@@ -16,10 +19,15 @@ struct Linear {
   at::Tensor weight;  // [out, in]
   at::Tensor bias;    // [out] or undefined
   std::shared_ptr<LinearAdapter> adapter;
+  std::shared_ptr<const QuantizedWeight> quantized;  // set instead of `weight` for a quantized projection
+
 
   at::Tensor forward(const at::Tensor& x) const {
     at::Tensor y;
-    if (x.scalar_type() == at::kFloat && x.numel() == x.size(-1) && x.is_cpu()) {
+    if (quantized) {
+      y = quantized->forward(x);
+      if (bias.defined()) y.add_(bias);
+    } else if (x.scalar_type() == at::kFloat && x.numel() == x.size(-1) && x.is_cpu()) {
       // One fp32 row (batch-1 decode): gemv streams the weight once; OpenBLAS's gemm with M = 1
       // measured 3-7x slower here.
       std::vector<int64_t> sizes = x.sizes().vec();

@@ -35,6 +35,9 @@ const char* block_of(const std::string& name) {
 
 Trainer::Trainer(std::shared_ptr<Decoder> model, TrainOptions options)
     : model_(std::move(model)), options_(std::move(options)), rng_(at::detail::createCPUGenerator(options_.seed)) {
+  if (model_->quantized())
+    throw CodedError("ERR_QUANTIZED_MODEL", "this model's projections are weight-only int" + std::to_string(model_->config().quant_bits) +
+                                               " (an inference optimize folder): it can generate and score, not train or carry LoRA adapters");
   optimizer_.config = options_.adamw;
   if (options_.full_finetune) {
     for (auto& [name, tensor] : named_weights(*model_)) {

@@ -25,14 +25,37 @@ interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean }[];
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
   pre_tokenizer?: unknown;
+  normalizer?: unknown;
 }
 
 function looksSpecial(token: string): boolean {
   return token === '<pad>' || token === '<mask>' || (token.startsWith('<|') && token.endsWith('|>'));
 }
 
+/**
+ * A character vocabulary (the demo model's): BPE with no merges, no normalizer or pre-tokenizer, every
+ * token but the added (special) ones one ASCII character. HF splits any text into single characters; so does llama.cpp's "gpt2" BPE
+ * with no merges once each token is written in GPT-2's byte-level alphabet (' ' → 'Ġ', '\n' → 'Ċ').
+ */
+function isAsciiCharacterVocab(tokenizer: TokenizerJson): boolean {
+  const added = new Set((tokenizer.added_tokens ?? []).map((token) => token.content));
+  const vocab = Object.keys(tokenizer.model?.vocab ?? {}).filter((token) => !added.has(token));
+  return (tokenizer.model?.merges ?? []).length === 0 && (tokenizer.pre_tokenizer ?? null) === null && (tokenizer.normalizer ?? null) === null &&
+    vocab.length > 0 && vocab.every((token) => token.length === 1 && token.charCodeAt(0) < 128);
+}
+
+/** GPT-2's byte → printable character table, for the 128 ASCII bytes. */
+function byteLevelAscii(byte: number): string {
+  const printable = (byte >= 0x21 && byte <= 0x7e);
+  if (printable) return String.fromCharCode(byte);
+  // bytes outside GPT-2's printable ranges are numbered 256, 257, … in byte order; below 0x80 those are 0x00–0x20 and 0x7f
+  const rank = byte <= 0x20 ? byte : 0x21;
+  return String.fromCharCode(256 + rank);
+}
+
 /** llama.cpp pre-tokenizer name: decided by the split regex the tokenizer uses (the converter hashes its output; both families here have a known regex). */
 function preTokenizerName(tokenizer: TokenizerJson, arch: GgufArch, path: string): string {
+  if (isAsciiCharacterVocab(tokenizer)) return 'default';
   const text = JSON.stringify(tokenizer.pre_tokenizer ?? null);
   if (text.includes('\\\\p{N}{1,3}')) return 'llama-bpe';
   if (text.includes('\\\\p{N}|')) return 'qwen2';
@@ -54,9 +77,10 @@ export function tokenizerMetadata(modelDirectory: string, arch: GgufArch, vocabS
   }
   const tokens: string[] = new Array(vocabSize);
   const types: number[] = new Array(vocabSize).fill(GgufTokenType.UNUSED);
+  const characterVocab = isAsciiCharacterVocab(tokenizer);
   for (const [token, id] of Object.entries(tokenizer.model.vocab)) {
     if (id >= vocabSize) throw new HaloError('ERR_GGUF_TOKENIZER', `${path}: token id ${id} >= vocab_size ${vocabSize}`, { fix: 'config.json vocab_size must cover the tokenizer' });
-    tokens[id] = token;
+    tokens[id] = characterVocab && token.length === 1 ? byteLevelAscii(token.charCodeAt(0)) : token;
     types[id] = GgufTokenType.NORMAL;
   }
   for (const added of tokenizer.added_tokens ?? []) {

@@ -1,4 +1,7 @@
-/** A small ONNX graph builder over onnx-buf's generated protobuf messages (opset 17, default domain). */
+/**
+ * A small ONNX graph builder over onnx-buf's generated protobuf messages (opset 17 default domain, plus
+ * com.microsoft version 1 when a contrib operator such as MatMulNBits is used).
+ */
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   AttributeProto_AttributeType,
@@ -15,13 +18,26 @@ import {
   TypeProtoSchema,
   ValueInfoProtoSchema,
   type AttributeProto,
+  type ModelProto,
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
 } from 'onnx-buf';
 
 export const ONNX_OPSET = 17;
+export const MS_DOMAIN = 'com.microsoft';
 export { TensorProto_DataType as OnnxType };
+
+/** Initializer contents: float32, int64, int8, uint8, or float16 bits (Uint16Array). */
+export type TensorData = Float32Array | BigInt64Array | Int8Array | Uint8Array | Uint16Array;
+
+function dataTypeOf(data: TensorData): TensorProto_DataType {
+  if (data instanceof Float32Array) return TensorProto_DataType.FLOAT;
+  if (data instanceof Int8Array) return TensorProto_DataType.INT8;
+  if (data instanceof Uint8Array) return TensorProto_DataType.UINT8;
+  if (data instanceof Uint16Array) return TensorProto_DataType.FLOAT16;
+  return TensorProto_DataType.INT64;
+}
 
 export type AttributeValue = number | number[] | { int: number } | { ints: number[] } | { float: number };
 
@@ -57,6 +73,7 @@ export class GraphBuilder {
   private outputs: ValueInfoProto[] = [];
   private counter = 0;
   private constants = new Map<string, string>();
+  private domains = new Set<string>();
   /** bytes of all initializers so far */
   initializerBytes = 0;
 
@@ -69,10 +86,10 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  /** A float32 / int64 / int8 initializer. */
-  tensor(name: string, dims: readonly number[], data: Float32Array | BigInt64Array | Int8Array): string {
+  /** An initializer; its element type follows the array (Uint16Array holds float16 bits). */
+  tensor(name: string, dims: readonly number[], data: TensorData): string {
     const rawData = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
-    const dataType = data instanceof Float32Array ? TensorProto_DataType.FLOAT : data instanceof Int8Array ? TensorProto_DataType.INT8 : TensorProto_DataType.INT64;
+    const dataType = dataTypeOf(data);
     this.initializers.push(create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType, rawData }));
     this.initializerBytes += rawData.byteLength;
     return name;
@@ -102,12 +119,14 @@ export class GraphBuilder {
   }
 
   /** Adds a node; returns its output names (fresh unless given). */
-  op(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, outputs: number | readonly string[] = 1): string[] {
+  op(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, outputs: number | readonly string[] = 1, domain = ''): string[] {
     const outputNames = typeof outputs === 'number' ? Array.from({ length: outputs }, () => `t${this.counter++}`) : [...outputs];
+    if (domain) this.domains.add(domain);
     this.nodes.push(
       create(NodeProtoSchema, {
         name: `${opType}_${this.nodes.length}`,
         opType,
+        domain,
         input: [...inputs],
         output: outputNames,
         attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
@@ -121,14 +140,29 @@ export class GraphBuilder {
     return this.op(opType, inputs, attributes, output ? [output] : 1)[0];
   }
 
-  serialize(name: string): Uint8Array {
+  /** A single-output com.microsoft contrib operator. */
+  contrib1(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
+    return this.op(opType, inputs, attributes, 1, MS_DOMAIN)[0];
+  }
+
+  model(name: string): ModelProto {
     const graph = create(GraphProtoSchema, { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs });
-    const model = create(ModelProtoSchema, {
+    return create(ModelProtoSchema, {
       irVersion: 8n,
       producerName: 'halo-forge',
-      opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(ONNX_OPSET) })],
+      opsetImport: [
+        create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(ONNX_OPSET) }),
+        ...[...this.domains].map((domain) => create(OperatorSetIdProtoSchema, { domain, version: 1n })),
+      ],
       graph,
     });
-    return toBinary(ModelProtoSchema, model);
   }
+
+  serialize(name: string): Uint8Array {
+    return serializeModel(this.model(name));
+  }
+}
+
+export function serializeModel(model: ModelProto): Uint8Array {
+  return toBinary(ModelProtoSchema, model);
 }

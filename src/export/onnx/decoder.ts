@@ -4,28 +4,54 @@
  *   input_ids [batch, sequence_length] int64, attention_mask [batch, past + sequence_length] int64,
  *   position_ids [batch, sequence_length] int64, past_key_values.N.key / .value [batch, kv_heads, past, head_dim]
  *   → logits [batch, sequence_length, vocab], present.N.key / .value [batch, kv_heads, past + sequence_length, head_dim].
- * Standard opset-17 operators only; `int8` stores the attention and MLP projections as int8 with a
- * per-output-channel scale behind DequantizeLinear (embeddings, norms and lm_head stay fp32). Grouped-query attention keeps a 5-D [batch, kv_heads, group, ...]
+ * Precisions (inputs, outputs and arithmetic stay float32 in all of them):
+ *  - fp32: every weight as stored in the checkpoint;
+ *  - fp16: every weight stored as float16 and Cast to float32 where it is used (onnxruntime's CPU
+ *    provider has no float16 kernels for most of these operators; its constant folding turns the Casts
+ *    into float32 weights at load, so the file is half the size and the numerics are fp32 on fp16 weights);
+ *  - int8: the attention and MLP projections as int8 with a per-output-channel scale behind
+ *    DequantizeLinear (embeddings, norms and lm_head stay fp32);
+ *  - int4: the projections through com.microsoft MatMulNBits (4-bit codes, blocks of 32 along the input
+ *    dimension, a float scale and a 4-bit zero point per block; see block-quant.ts); lm_head through
+ *    MatMulNBits with 8-bit codes (as llama.cpp's Q4_K_M keeps the output layer at 6 bits); the embedding
+ *    table float16 (Gather, then Cast); norms fp32.
+ * Past `externalDataThreshold` bytes of weights (protobuf caps one message at 2 GB) the weights go to
+ * `<output>.data` (ONNX external data, 4096-aligned), written atomically together with the model.
+ * Standard opset-17 operators otherwise. Grouped-query attention keeps a 5-D [batch, kv_heads, group, ...]
  * layout so that K/V are broadcast, not copied. Masked scores are replaced (not offset) by -1e30, so
  * unmasked scores stay exactly what HF computes.
  */
 import { HaloError } from '../../util/errors.js';
-import { writeFileAtomic } from '../../util/atomic.js';
 import { openHfCheckpoint } from '../hf-checkpoint.js';
 import { decoderHyperParams } from '../gguf/arch.js';
+import { toFloat16Array, float16BitsToFloat32 } from '../float-convert.js';
 import { GraphBuilder, OnnxType } from './builder.js';
+import { writeOnnxModel } from './external-data.js';
+import { dequantizeBlockwise, quantizeBlockwise } from './block-quant.js';
 import { join } from 'node:path';
 
 export interface OnnxExportResult {
   path: string;
+  /** bytes on disk: the model file plus its external-data file, if any */
   bytes: number;
+  /** `<path>.data` when the weights went to an external-data file */
+  externalData?: string;
   arch: string;
   layers: number;
   kvHeads: number;
   headDim: number;
 }
 
-const PROTOBUF_LIMIT = 2 ** 31 - 1;
+export const INT4_BLOCK_SIZE = 32;
+
+export interface OnnxWriteOptions {
+  /** total weight bytes above which they go to `<output>.data` (default: external-data.ts EXTERNAL_DATA_THRESHOLD, the 2 GB protobuf limit less room for the graph; tests force it low) */
+  externalDataThreshold?: number;
+  /** MatMulNBits block size along K for int4 (a power of two >= 16; default 32) */
+  int4BlockSize?: number;
+  /** bits of lm_head's MatMulNBits codes in int4 files (default 8) */
+  int4HeadBits?: 4 | 8;
+}
 
 function transpose(values: Float32Array, rows: number, columns: number): Float32Array {
   const out = new Float32Array(values.length);
@@ -33,7 +59,10 @@ function transpose(values: Float32Array, rows: number, columns: number): Float32
   return out;
 }
 
-export type OnnxPrecision = 'fp32' | 'int8';
+export type OnnxPrecision = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+const EMBEDDING = 'model.embed_tokens.weight';
+const PROJECTION = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$/;
 
 /**
  * Symmetric per-output-channel int8 of a transposed weight [in, out]: scale[o] = max|w[:, o]| / 127,
@@ -53,7 +82,57 @@ function quantizeInt8Columns(values: Float32Array, rows: number, columns: number
   return { q, scale };
 }
 
-export function exportHfToOnnx(modelDirectory: string, outPath: string, precision: OnnxPrecision = 'fp32'): OnnxExportResult {
+let float16Table: Float32Array | undefined;
+
+/** Each value rounded to the nearest float16 (a 65536-entry table: far faster than decoding each half). */
+function roundToFloat16(values: Float32Array): Float32Array {
+  float16Table ??= Float32Array.from({ length: 65536 }, (_, bits) => float16BitsToFloat32(bits));
+  const table = float16Table;
+  const bits = toFloat16Array(values);
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = table[bits[i]];
+  return out;
+}
+
+/** The lm_head weight name a decoder uses (the embedding when tied). */
+function headWeightName(names: ReadonlySet<string>, tieWordEmbeddings: boolean): string {
+  return names.has('lm_head.weight') && !tieWordEmbeddings ? 'lm_head.weight' : 'model.embed_tokens.weight';
+}
+
+/**
+ * The float32 values (HF layout) that an ONNX file of `precision` effectively holds for checkpoint
+ * tensor `name`: what onnxruntime computes with. Our engine run on these is the exact reference for
+ * the file (verification's agreement check); `lmHead` marks the tensor lm_head's MatMul uses.
+ */
+export function onnxStoredTensor(precision: OnnxPrecision, name: string, shape: readonly number[], values: Float32Array, lmHead: boolean, options: OnnxWriteOptions = {}): Float32Array {
+  const fp16 = (): Float32Array => roundToFloat16(values);
+  if (precision === 'fp16') return fp16();
+  if (precision === 'int8' && PROJECTION.test(name)) {
+    const transposed = transpose(values, shape[0], shape[1]);
+    const { q, scale } = quantizeInt8Columns(transposed, shape[1], shape[0]);
+    const out = new Float32Array(values.length);
+    for (let o = 0; o < shape[0]; o++) for (let i = 0; i < shape[1]; i++) out[o * shape[1] + i] = Math.fround(q[i * shape[0] + o] * scale[o]);
+    return out;
+  }
+  if (precision === 'int4' && (PROJECTION.test(name) || lmHead)) {
+    return dequantizeBlockwise(quantizeBlockwise(values, shape[0], shape[1], options.int4BlockSize ?? INT4_BLOCK_SIZE, lmHead ? (options.int4HeadBits ?? 8) : 4));
+  }
+  if (precision === 'int4' && name === EMBEDDING) return fp16();
+  return values;
+}
+
+/** Which checkpoint tensor an ONNX decoder's lm_head uses. */
+export function onnxHeadTensor(modelDirectory: string): string {
+  const checkpoint = openHfCheckpoint(modelDirectory);
+  const p = decoderHyperParams(checkpoint.config, join(modelDirectory, 'config.json'));
+  return headWeightName(new Set(checkpoint.tensorNames), p.tieWordEmbeddings);
+}
+
+export function exportHfToOnnx(modelDirectory: string, outPath: string, precision: OnnxPrecision = 'fp32', options: OnnxWriteOptions = {}): OnnxExportResult {
+  const blockSize = options.int4BlockSize ?? INT4_BLOCK_SIZE;
+  if (!(Number.isInteger(blockSize) && blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) {
+    throw new HaloError('ERR_ONNX_OPTION', `int4 block size ${blockSize}: MatMulNBits needs a power of two >= 16`, { fix: 'use 16, 32, 64 or 128 (default 32)' });
+  }
   const checkpoint = openHfCheckpoint(modelDirectory);
   const configPath = join(modelDirectory, 'config.json');
   const p = decoderHyperParams(checkpoint.config, configPath);
@@ -62,25 +141,38 @@ export function exportHfToOnnx(modelDirectory: string, outPath: string, precisio
   const { heads, kvHeads, headDim, hidden } = p;
   const group = heads / kvHeads;
 
-  // A Linear layer y = x Wᵀ (+ b): the weight is stored transposed, [in, out], for MatMul; in int8
-  // files the decoder projections go through DequantizeLinear (per output channel, axis 1).
-  const linear = (x: string, hfName: string, quantize = precision === 'int8'): string => {
-    const shape = checkpoint.shape(`${hfName}.weight`);
-    const transposed = transpose(checkpoint.read(`${hfName}.weight`), shape[0], shape[1]);
-    let w: string;
-    if (quantize) {
-      const { q, scale } = quantizeInt8Columns(transposed, shape[1], shape[0]);
-      w = g.op1('DequantizeLinear', [g.tensor(`${hfName}.weight_quantized`, [shape[1], shape[0]], q), g.tensor(`${hfName}.weight_scale`, [shape[0]], scale)], { axis: 1 });
-    } else {
-      w = g.tensor(`${hfName}.weight`, [shape[1], shape[0]], transposed);
+  // A float weight as a float32 graph value: fp16 files store float16 bits behind a Cast.
+  const floatWeight = (name: string, dims: readonly number[], values: Float32Array): string =>
+    precision === 'fp16' ? g.op1('Cast', [g.tensor(name, dims, toFloat16Array(values))], { to: OnnxType.FLOAT }) : g.tensor(name, dims, values);
+  // x Wᵀ for W [out, in] (HF layout). MatMul takes it transposed, [in, out]; int8 projections go through
+  // DequantizeLinear (per output channel, axis 1); int4 ones (and an 8-bit lm_head) through MatMulNBits.
+  const matMulWeight = (x: string, name: string, shape: readonly number[], values: Float32Array, role: 'projection' | 'head'): string => {
+    const [out, inner] = shape;
+    if (precision === 'int4') {
+      const q = quantizeBlockwise(values, out, inner, blockSize, role === 'head' ? (options.int4HeadBits ?? 8) : 4);
+      const blob = (blockSize * q.bits) / 8;
+      return g.contrib1(
+        'MatMulNBits',
+        [x, g.tensor(`${name}_Q${q.bits}`, [out, q.kBlocks, blob], q.packed), g.tensor(`${name}_scales`, [out, q.kBlocks], q.scales), g.tensor(`${name}_zero_points`, [out, q.zeroPoints.length / out], q.zeroPoints)],
+        { K: inner, N: out, bits: q.bits, block_size: blockSize, accuracy_level: 0 },
+      );
     }
-    let y = g.op1('MatMul', [x, w]);
-    if (names.has(`${hfName}.bias`)) y = g.op1('Add', [y, g.tensor(`${hfName}.bias`, [shape[0]], checkpoint.read(`${hfName}.bias`))]);
+    const transposed = transpose(values, out, inner);
+    if (precision === 'int8' && role === 'projection') {
+      const { q, scale } = quantizeInt8Columns(transposed, inner, out);
+      return g.op1('MatMul', [x, g.op1('DequantizeLinear', [g.tensor(`${name}_quantized`, [inner, out], q), g.tensor(`${name}_scale`, [out], scale)], { axis: 1 })]);
+    }
+    return g.op1('MatMul', [x, floatWeight(name, [inner, out], transposed)]);
+  };
+  // A Linear layer y = x Wᵀ (+ b).
+  const linear = (x: string, hfName: string, role: 'projection' | 'head' = 'projection'): string => {
+    let y = matMulWeight(x, `${hfName}.weight`, checkpoint.shape(`${hfName}.weight`), checkpoint.read(`${hfName}.weight`), role);
+    if (names.has(`${hfName}.bias`)) y = g.op1('Add', [y, floatWeight(`${hfName}.bias`, checkpoint.shape(`${hfName}.bias`), checkpoint.read(`${hfName}.bias`))]);
     return y;
   };
   // HF RMSNorm: x · rsqrt(mean(x²) + eps) · w, in float32.
   const rmsNorm = (x: string, hfName: string): string => {
-    const w = g.tensor(hfName, checkpoint.shape(hfName), checkpoint.read(hfName));
+    const w = floatWeight(hfName, checkpoint.shape(hfName), checkpoint.read(hfName));
     const meanSquare = g.op1('ReduceMean', [g.op1('Mul', [x, x])], { axes: [-1], keepdims: 1 });
     const inverse = g.op1('Reciprocal', [g.op1('Sqrt', [g.op1('Add', [meanSquare, g.float(p.rmsNormEps)])])]);
     return g.op1('Mul', [w, g.op1('Mul', [x, inverse])]);
@@ -117,7 +209,13 @@ export function exportHfToOnnx(modelDirectory: string, outPath: string, precisio
   const masked = g.float(-1e30);
   const scale = g.float(1 / Math.sqrt(headDim));
 
-  let h = g.op1('Gather', [g.tensor('model.embed_tokens.weight', checkpoint.shape('model.embed_tokens.weight'), checkpoint.read('model.embed_tokens.weight')), inputIds], { axis: 0 });
+  const embedShape = checkpoint.shape('model.embed_tokens.weight');
+  const embedValues = checkpoint.read('model.embed_tokens.weight');
+  // fp16 files, and int4 ones (where the embedding would otherwise be most of the file), keep it as float16
+  let h =
+    precision === 'fp16' || precision === 'int4'
+      ? g.op1('Cast', [g.op1('Gather', [g.tensor('model.embed_tokens.weight', embedShape, toFloat16Array(embedValues)), inputIds], { axis: 0 })], { to: OnnxType.FLOAT })
+      : g.op1('Gather', [g.tensor('model.embed_tokens.weight', embedShape, embedValues), inputIds], { axis: 0 });
   for (let layer = 0; layer < p.layers; layer++) {
     const prefix = `model.layers.${layer}`;
     const x = rmsNorm(h, `${prefix}.input_layernorm.weight`);
@@ -152,19 +250,11 @@ export function exportHfToOnnx(modelDirectory: string, outPath: string, precisio
     h = g.op1('Add', [h, linear(activated, `${prefix}.mlp.down_proj`)]);
   }
   const final = rmsNorm(h, 'model.norm.weight');
-  const head = names.has('lm_head.weight') && !p.tieWordEmbeddings ? 'lm_head' : undefined;
-  if (head) g.op1('Identity', [linear(final, head, false)], {}, 'logits');
-  else {
-    const [vocab, width] = checkpoint.shape('model.embed_tokens.weight');
-    g.op1('MatMul', [final, g.tensor('lm_head.weight.tied', [width, vocab], transpose(checkpoint.read('model.embed_tokens.weight'), vocab, width))], {}, 'logits');
-  }
+  const head = headWeightName(names, p.tieWordEmbeddings);
+  if (head === 'lm_head.weight') g.op1('Identity', [linear(final, 'lm_head', 'head')], {}, 'logits');
+  else g.op1('Identity', [matMulWeight(final, 'lm_head.weight.tied', embedShape, embedValues, 'head')], {}, 'logits');
   g.output('logits', OnnxType.FLOAT, ['batch_size', 'sequence_length', p.vocabSize]);
-  if (g.initializerBytes > PROTOBUF_LIMIT - (64 << 20)) {
-    throw new HaloError('ERR_ONNX_TOO_LARGE', `${modelDirectory}: ${g.initializerBytes} bytes of fp32 weights exceed the 2 GB protobuf limit of a single ONNX file`, {
-      fix: 'external-data ONNX is not implemented yet; export GGUF for models this large',
-    });
-  }
-  const bytes = g.serialize(p.arch);
-  writeFileAtomic(outPath, bytes);
-  return { path: outPath, bytes: bytes.byteLength, arch: p.arch, layers: p.layers, kvHeads, headDim };
+
+  const files = writeOnnxModel(outPath, g.model(p.arch), g.initializerBytes, options.externalDataThreshold);
+  return { path: outPath, ...files, arch: p.arch, layers: p.layers, kvHeads, headDim };
 }
