@@ -14,16 +14,12 @@ import { openOnnxDecoder } from '../../src/export/onnx/runner.js';
 import { exportOnnx } from '../../src/pipelines/export.js';
 import { defaultTinyOptions, TINY_ARCHS, writeTinyModel } from '../../src/export/tiny-model.js';
 import { Rng } from '../../src/util/rng.js';
+import { onnxRuntimeMissing } from '../support/onnxruntime.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'halo-onnx-'));
 test.after(() => rmSync(directory, { recursive: true, force: true }));
 
-let ortMissing: string | undefined;
-try {
-  await import('onnxruntime-node');
-} catch (error) {
-  ortMissing = `onnxruntime-node is not installed (${(error as Error).message})`;
-}
+const ortMissing = await onnxRuntimeMissing();
 
 for (const arch of TINY_ARCHS) {
   test(`${arch}: ONNX fp32 logits within 1e-4 of our engine, greedy 32 tokens identical through the KV cache`, async (t) => {

@@ -24,16 +24,12 @@ import { exportOnnx } from '../../src/pipelines/export.js';
 import { defaultTinyOptions, writeTinyModel } from '../../src/export/tiny-model.js';
 import { Rng } from '../../src/util/rng.js';
 import { ensureTrainedTinyModel, trainedTinyHeldOutSequences, trainedTinyModelSkipReason } from '../support/trained-tiny-model.js';
+import { onnxRuntimeMissing } from '../support/onnxruntime.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'halo-onnx-precision-'));
 test.after(() => rmSync(directory, { recursive: true, force: true }));
 
-let ortMissing: string | undefined;
-try {
-  await import('onnxruntime-node');
-} catch (error) {
-  ortMissing = `onnxruntime-node is not installed (${(error as Error).message})`;
-}
+const ortMissing = await onnxRuntimeMissing();
 
 function gaussian(rng: Rng, count: number, std: number): Float32Array {
   return Float32Array.from({ length: count }, () => {
