@@ -33,8 +33,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // The build targets baseline x86-64 (SSE2); on GCC / Linux the row sampler is also compiled for
 // AVX2 + FMA and AVX-512, picked once at load time for the CPU it runs on (FMA rounds differently,
-// so those clones can differ from each other in the last bit of a weight).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// so those clones can differ from each other in the last bit of a weight). The x86-64-vN level names
+// in target_clones are used only from GCC 12 (the compiler this was built and tested with); older
+// compilers build the baseline alone.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && defined(__linux__)
 #define HALO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define HALO_INLINE __attribute__((always_inline)) inline  // compiled into each clone
 #else
