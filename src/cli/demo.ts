@@ -1,9 +1,7 @@
 import { Option, type Command } from 'commander';
 import { runDemo, type DemoReport } from '../pipelines/demo.js';
-import { EventBus, newRunId, wasReported } from '../util/events.js';
 import { HaloError } from '../util/errors.js';
-import { attachProgress } from './progress.js';
-import { packageVersion } from './run-command.js';
+import { packageVersion, withRunSession } from './run-command.js';
 
 function positiveInteger(flag: string): (value: string) => number {
   return (value) => {
@@ -44,24 +42,11 @@ export function registerDemo(program: Command): void {
     .option('--quiet', 'print only the report (default: false)', false)
     .option('--json', 'print the report as one JSON line instead of the table (default: false)', false)
     .action(async (options: { output: string; cycles: number; seed: number; fast: boolean; quiet: boolean; json: boolean }) => {
-      const bus = new EventBus(newRunId());
-      const view = attachProgress(bus, { quiet: options.quiet || options.json });
-      const abort = new AbortController();
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      try {
-        const report = await runDemo({ output: options.output, cycles: options.cycles, fast: options.fast, seed: options.seed, cwd: process.cwd(), bus, version: packageVersion, signal: abort.signal });
-        view.close();
-        process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatDemoReport(report));
-      } catch (error) {
-        if (wasReported(error)) {
-          process.exitCode = 1;
-          return;
-        }
-        throw error;
-      } finally {
-        process.removeListener('SIGINT', onSignal);
-        view.close();
-      }
+      let report: DemoReport | undefined;
+      await withRunSession(options.quiet || options.json, async (bus, signal) => {
+        report = await runDemo({ output: options.output, cycles: options.cycles, fast: options.fast, seed: options.seed, cwd: process.cwd(), bus, version: packageVersion, signal });
+      });
+      // Printed after the progress view has closed, so the table is not interleaved with bars.
+      if (report) process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatDemoReport(report));
     });
 }

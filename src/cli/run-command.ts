@@ -68,14 +68,24 @@ export async function runWithProgress<D extends OptionSpecs>(
   body: (run: CommandRun<D>) => Promise<void>,
 ): Promise<void> {
   const { config, sources, configPath } = resolveCommandConfig(command, definition);
-  const bus = new EventBus(newRunId());
   const quiet = (config as Record<string, unknown>).quiet === true;
+  await withRunSession(quiet, (bus, signal) =>
+    body({ config, sources, ...(configPath === undefined ? {} : { configFile: configPath }), argv: argumentsAfter(command, words), bus, signal }),
+  );
+}
+
+/**
+ * An event bus with the progress view attached and Ctrl-C wired to an AbortSignal, around `body`;
+ * an error the event stream already showed sets the exit code instead of printing twice.
+ */
+export async function withRunSession(quiet: boolean, body: (bus: EventBus, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const bus = new EventBus(newRunId());
   const view = attachProgress(bus, { quiet });
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   try {
-    await body({ config, sources, ...(configPath === undefined ? {} : { configFile: configPath }), argv: argumentsAfter(command, words), bus, signal: abort.signal });
+    await body(bus, abort.signal);
   } catch (error) {
     if (wasReported(error)) {
       process.exitCode = 1;
