@@ -89,13 +89,19 @@ void quantize_q8_0(const float* x, uint8_t* y, int64_t blocks) {
   }
 }
 
+// The block's value of largest magnitude, sign kept (the first one on ties, as ggml picks it).
+float largest_magnitude(const float* x) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < QK; ++j) {
+    if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
+  }
+  return max;
+}
+
 // Q4_0: half d; u8 qs[16] (low nibble: element j, high nibble: element j + 16)
 void quantize_q4_0(const float* x, uint8_t* y, int64_t blocks) {
   for (int64_t i = 0; i < blocks; ++i, x += QK, y += 18) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < QK; ++j) {
-      if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
-    }
+    const float max = largest_magnitude(x);
     const float d = max / -8;
     const float id = d ? 1.0f / d : 0.0f;
     put_half(y, d);
@@ -110,10 +116,7 @@ void quantize_q4_0(const float* x, uint8_t* y, int64_t blocks) {
 // Q5_0: half d; u32 qh (5th bits); u8 qs[16]
 void quantize_q5_0(const float* x, uint8_t* y, int64_t blocks) {
   for (int64_t i = 0; i < blocks; ++i, x += QK, y += 22) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < QK; ++j) {
-      if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
-    }
+    const float max = largest_magnitude(x);
     const float d = max / -16;
     const float id = d ? 1.0f / d : 0.0f;
     put_half(y, d);
